@@ -1,0 +1,27 @@
+//! Lists the account's S3 buckets: the classic first Lambda function, in Rust.
+//!
+//! - Trigger: any event (it is ignored); invoke it by hand or on a schedule.
+//! - Environment: nothing of its own. `AWS_ENDPOINT_URL` points it at a local emulator.
+//! - IAM: `s3:ListAllMyBuckets` on `*`.
+//! - Run it locally: `./scripts/local.sh` from the repository root, or see this crate's README.
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use s3_list_buckets::function_handler;
+use serde_json::Value;
+use tracing::Instrument;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::logging::init();
+    // Built once, before the first invocation: every invocation of this sandbox reuses the client
+    // and its open connections.
+    let config = shared::aws::load_config().await;
+    let s3 = shared::aws::s3_client(&config);
+    let s3 = &s3;
+
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let span = shared::logging::invocation_span(&event.context);
+        function_handler(s3, event).instrument(span)
+    }))
+    .await
+}
