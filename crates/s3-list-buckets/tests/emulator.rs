@@ -9,13 +9,17 @@ use serde_json::Value;
 use shared::emulator::{free_port, sdk_config_for, Emulator};
 
 fn scheduled_event() -> LambdaEvent<Value> {
-    let event = serde_json::from_str(include_str!("../events/scheduled.json")).unwrap();
+    let event = serde_json::from_str(include_str!("../events/scheduled.json")).expect("events/scheduled.json is JSON");
     LambdaEvent::new(event, Context::default())
 }
 
 async fn create_buckets(s3: &aws_sdk_s3::Client, names: &[&str]) {
     for name in names {
-        s3.create_bucket().bucket(*name).send().await.unwrap();
+        s3.create_bucket()
+            .bucket(*name)
+            .send()
+            .await
+            .expect("creating a bucket in the emulator");
     }
 }
 

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Everything a change must pass, in the order that fails fastest: formatting, lints, every test
+# (unit tests and tests against the local AWS emulator, which they start themselves), and the
+# SAM template's validation. Installs the pinned tools first if they are missing.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$ROOT"
+
+bash scripts/setup.sh
+
+step "cargo fmt --all --check"
+cargo fmt --all --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --quiet --workspace --all-targets -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace
+
+step "sam validate --lint"
+sam validate --lint
