@@ -125,6 +125,47 @@ impl Drop for Emulator {
     }
 }
 
+/// Creates the objects table as `template.yaml` declares it: partition key `folder`, sort key
+/// `key`, on-demand, with a `NEW_AND_OLD_IMAGES` stream.
+#[cfg(feature = "dynamodb")]
+pub async fn create_objects_table(dynamodb: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, StreamSpecification,
+        StreamViewType,
+    };
+    let key = |attribute: &str, key_type| {
+        KeySchemaElement::builder()
+            .attribute_name(attribute)
+            .key_type(key_type)
+            .build()
+            .expect("a key schema element")
+    };
+    let string = |attribute: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(attribute)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .expect("an attribute definition")
+    };
+    let stream = StreamSpecification::builder()
+        .stream_enabled(true)
+        .stream_view_type(StreamViewType::NewAndOldImages)
+        .build()
+        .expect("a stream specification");
+    dynamodb
+        .create_table()
+        .table_name(name)
+        .key_schema(key("folder", KeyType::Hash))
+        .key_schema(key("key", KeyType::Range))
+        .attribute_definitions(string("folder"))
+        .attribute_definitions(string("key"))
+        .billing_mode(BillingMode::PayPerRequest)
+        .stream_specification(stream)
+        .send()
+        .await
+        .expect("creating the objects table in the emulator");
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("binding a free loopback port");

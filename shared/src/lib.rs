@@ -3,10 +3,14 @@
 //! - [`logging`]: JSON logs that follow Lambda's log level and format settings.
 //! - [`error`]: how a function reports a failure to Lambda.
 //! - [`aws`]: the one way every function builds its AWS clients.
+//! - [`s3_key`]: object keys as S3 event notifications encode them.
+//! - [`catalog`]: what a folder is, and the objects table's item.
 //! - `emulator` (feature `emulator`, tests only): starts the local AWS emulator.
 
 pub mod aws;
+pub mod catalog;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod error;
 pub mod logging;
+pub mod s3_key;

@@ -1,0 +1,31 @@
+//! Indexes every upload to the catalog's bucket into the objects table.
+//!
+//! - Trigger: S3 `ObjectCreated` notifications for keys under the upload prefix (asynchronous
+//!   invocation: Lambda retries a failed event twice, then sends it to the on-failure queue).
+//! - Environment: `OBJECTS_TABLE_NAME` (required), `UPLOAD_PREFIX` (default `uploads/`).
+//! - IAM: `s3:GetObject` on `<bucket>/<prefix>*`, `dynamodb:PutItem` on the objects table.
+//! - Run it locally: see this crate's README (`cargo lambda invoke s3-put-handler --data-file ...`).
+
+use lambda_runtime::{service_fn, Error, LambdaEvent};
+use s3_put_handler::{function_handler, Config, Deps};
+use serde_json::Value;
+use tracing::Instrument;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::logging::init();
+    let config = Config::from_lookup(|name| std::env::var(name).ok()).expect("configuration from the environment");
+    let aws = shared::aws::load_config().await;
+    let deps = Deps {
+        s3: shared::aws::s3_client(&aws),
+        dynamodb: shared::aws::dynamodb_client(&aws),
+        config,
+    };
+    let deps = &deps;
+
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let span = shared::logging::invocation_span(&event.context);
+        function_handler(deps, event).instrument(span)
+    }))
+    .await
+}
