@@ -8,6 +8,7 @@
 use std::io::Write;
 use std::time::Instant;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use lambda_runtime::{Context, LambdaEvent};
 use s3_put_handler::{function_handler, Config, Deps};
@@ -27,15 +28,11 @@ fn main() {
 
 async fn run(size_mib: u64) {
     let emulator = Emulator::start();
-    let aws = emulator.sdk_config();
-    let deps = Deps {
-        s3: shared::aws::s3_client(&aws),
-        dynamodb: shared::aws::dynamodb_client(&aws),
-        config: Config {
-            objects_table: "objects".to_owned(),
-            upload_prefix: "uploads/".to_owned(),
-        },
+    let config = Config {
+        objects_table: "objects".to_owned(),
+        upload_prefix: "uploads/".to_owned(),
     };
+    let deps = Deps::new(&emulator.sdk_config(), config);
     deps.s3
         .create_bucket()
         .bucket("bench")
@@ -77,7 +74,28 @@ async fn run(size_mib: u64) {
     let peak = memory_kib("VmHWM");
 
     assert_eq!(summary.indexed, 1, "the object was not indexed: {summary:?}");
-    println!("object:          {size_mib} MiB");
+    let item = deps
+        .dynamodb
+        .get_item()
+        .table_name("objects")
+        .key("folder", AttributeValue::S("uploads/bench/".to_owned()))
+        .key("key", AttributeValue::S(key.clone()))
+        .send()
+        .await
+        .expect("reading the item back")
+        .item
+        .expect("the item");
+    let indexed_size = item
+        .get("size")
+        .and_then(|size| size.as_n().ok())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        indexed_size,
+        (size_mib * MIB).to_string(),
+        "the item's size is not the object's"
+    );
+    println!("object:          {size_mib} MiB ({indexed_size} bytes indexed)");
     println!(
         "indexing time:   {seconds:.2} s ({:.0} MiB/s, emulator included)",
         size_mib as f64 / seconds

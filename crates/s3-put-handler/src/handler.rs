@@ -57,6 +57,17 @@ pub struct Deps {
     pub config: Config,
 }
 
+impl Deps {
+    /// The clients for `aws` (see `shared::aws`), with `config`.
+    pub fn new(aws: &aws_config::SdkConfig, config: Config) -> Deps {
+        Deps {
+            s3: shared::aws::s3_client(aws),
+            dynamodb: shared::aws::dynamodb_client(aws),
+            config,
+        }
+    }
+}
+
 /// What happened to each record of an event; the function's return value.
 #[derive(Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {

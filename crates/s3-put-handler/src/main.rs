@@ -16,12 +16,7 @@ async fn main() -> Result<(), Error> {
     shared::logging::init();
     let config = Config::from_lookup(|name| std::env::var(name).ok()).expect("configuration from the environment");
     let aws = shared::aws::load_config().await;
-    let deps = Deps {
-        s3: shared::aws::s3_client(&aws),
-        dynamodb: shared::aws::dynamodb_client(&aws),
-        config,
-    };
-    let deps = &deps;
+    let deps = &Deps::new(&aws, config);
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let span = shared::logging::invocation_span(&event.context);

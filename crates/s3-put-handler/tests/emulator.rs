@@ -15,15 +15,11 @@ const TABLE: &str = "objects";
 /// A fresh emulator with the uploads bucket and the objects table, and the function's `Deps`.
 async fn catalog() -> (Emulator, Deps) {
     let emulator = Emulator::start();
-    let aws = emulator.sdk_config();
-    let deps = Deps {
-        s3: shared::aws::s3_client(&aws),
-        dynamodb: shared::aws::dynamodb_client(&aws),
-        config: Config {
-            objects_table: TABLE.to_owned(),
-            upload_prefix: "uploads/".to_owned(),
-        },
+    let config = Config {
+        objects_table: TABLE.to_owned(),
+        upload_prefix: "uploads/".to_owned(),
     };
+    let deps = Deps::new(&emulator.sdk_config(), config);
     deps.s3
         .create_bucket()
         .bucket(BUCKET)
