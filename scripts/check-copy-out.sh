@@ -18,6 +18,6 @@ for crate_dir in crates/*/; do
   cp Cargo.toml Cargo.lock rustfmt.toml clippy.toml "$dest/"
   cp -r shared "$dest/shared"
   cp -r "crates/$crate" "$dest/crates/$crate"
-  (cd "$dest" && cargo build --quiet && cargo test --quiet)
+  (cd "$dest" && cargo build --quiet && cargo test --quiet -p "$crate")
 done
 step "Every crate builds and passes its tests on its own"

@@ -41,6 +41,22 @@ pub struct ObjectItem {
     pub sequencer: Option<String>,
 }
 
+/// One folder's statistics: an item of the statistics table, partition key `folder`.
+///
+/// A folder whose last object is removed stays in the table at zero: deleting it would race
+/// with an upload arriving in the same folder, and zero is a true answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderStats {
+    /// The folder, as [`folder_of`] defines it.
+    pub folder: String,
+    /// How many objects the folder holds.
+    pub object_count: i64,
+    /// Their total size in bytes.
+    pub total_bytes: i64,
+    /// When the statistics last changed, RFC 3339.
+    pub updated_at: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
