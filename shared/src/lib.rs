@@ -4,7 +4,8 @@
 //! - [`error`]: how a function reports a failure to Lambda.
 //! - [`aws`]: the one way every function builds its AWS clients.
 //! - [`s3_key`]: object keys as S3 event notifications encode them.
-//! - [`catalog`]: what a folder is, and the objects table's item.
+//! - [`catalog`]: what a folder is, and the objects table's and statistics table's items.
+//! - `problem` (feature `http`): HTTP errors as `application/problem+json`.
 //! - `emulator` (feature `emulator`, tests only): starts the local AWS emulator.
 
 pub mod aws;
@@ -13,4 +14,6 @@ pub mod catalog;
 pub mod emulator;
 pub mod error;
 pub mod logging;
+#[cfg(feature = "http")]
+pub mod problem;
 pub mod s3_key;

@@ -1,0 +1,27 @@
+//! The upload catalog's HTTP API: upload URLs, indexed objects, folder statistics.
+//!
+//! - Trigger: API Gateway HTTP API (payload 2.0) or REST API (payload 1.0), or a function URL.
+//! - Environment: `OBJECTS_TABLE_NAME`, `STATISTICS_TABLE_NAME`, `UPLOADS_BUCKET_NAME`,
+//!   `UPLOAD_PREFIX` (default `uploads/`), `PRESIGN_EXPIRES_IN_SECONDS` (default 900),
+//!   `ALLOWED_ORIGINS` (comma-separated, or `*`; default none).
+//! - IAM: `dynamodb:Query`/`GetItem` on the objects table, `dynamodb:Scan`/`GetItem` on the
+//!   statistics table, `s3:PutObject` on `<bucket>/<prefix>*` (for the presigned URLs).
+//! - Run it locally: `./scripts/local.sh`, or see this crate's README.
+
+use api_gateway_http::{function_handler, Config, Deps};
+use lambda_http::{service_fn, Error, Request};
+use tracing::Instrument;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    shared::logging::init();
+    let config = Config::from_lookup(|name| std::env::var(name).ok()).expect("configuration from the environment");
+    let aws = shared::aws::load_config().await;
+    let deps = &Deps::new(&aws, config);
+
+    lambda_http::run(service_fn(|request: Request| {
+        let span = shared::logging::invocation_span(&lambda_http::RequestExt::lambda_context(&request));
+        function_handler(deps, request).instrument(span)
+    }))
+    .await
+}
