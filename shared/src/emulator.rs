@@ -310,6 +310,23 @@ fn lambda_record(record: &aws_sdk_dynamodbstreams::types::Record, stream_arn: &s
     })
 }
 
+/// An objects-table item for `key` of `size` bytes, as the S3 put handler would write it, for
+/// tests that need indexed objects without uploading them.
+pub fn object_item(bucket: &str, key: &str, size: u64) -> crate::catalog::ObjectItem {
+    crate::catalog::ObjectItem {
+        folder: crate::catalog::folder_of(key).to_owned(),
+        key: key.to_owned(),
+        bucket: bucket.to_owned(),
+        size,
+        sha256: "0".repeat(64),
+        content_type: "text/plain".to_owned(),
+        etag: "0".repeat(32),
+        last_modified: "2026-11-27T06:00:00Z".to_owned(),
+        indexed_at: "2026-11-27T06:00:01Z".to_owned(),
+        sequencer: None,
+    }
+}
+
 /// A loopback port nobody listens on right now.
 pub fn free_port() -> u16 {
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("binding a free loopback port");

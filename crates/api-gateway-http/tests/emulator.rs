@@ -13,7 +13,6 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use shared::catalog::{folder_of, ObjectItem};
 use shared::emulator::Emulator;
 
 #[derive(Debug, Clone, Copy)]
@@ -145,18 +144,7 @@ fn problem(status: u16, body: &Value, response: &Response<Body>) -> String {
 }
 
 async fn index(deps: &Deps, key: &str, size: u64) {
-    let item = ObjectItem {
-        folder: folder_of(key).to_owned(),
-        key: key.to_owned(),
-        bucket: deps.config.uploads_bucket.clone(),
-        size,
-        sha256: "0".repeat(64),
-        content_type: "text/plain".to_owned(),
-        etag: "0".repeat(32),
-        last_modified: "2026-11-27T06:00:00Z".to_owned(),
-        indexed_at: "2026-11-27T06:00:01Z".to_owned(),
-        sequencer: None,
-    };
+    let item = shared::emulator::object_item(&deps.config.uploads_bucket, key, size);
     let request = deps.dynamodb.put_item().table_name(&deps.config.objects_table);
     request
         .set_item(Some(serde_dynamo::to_item(item).unwrap()))

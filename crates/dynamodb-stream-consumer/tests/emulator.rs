@@ -43,18 +43,7 @@ async fn catalog(emulator: &Emulator, tag: &str) -> Catalog {
 impl Catalog {
     /// Writes an object's item, as the S3 put handler does (a new key: INSERT; again: MODIFY).
     async fn put(&self, key: &str, size: u64) {
-        let item = ObjectItem {
-            folder: folder_of(key).to_owned(),
-            key: key.to_owned(),
-            bucket: "workshop-uploads".to_owned(),
-            size,
-            sha256: "0".repeat(64),
-            content_type: "text/plain".to_owned(),
-            etag: "0".repeat(32),
-            last_modified: "2026-11-27T06:00:00Z".to_owned(),
-            indexed_at: "2026-11-27T06:00:01Z".to_owned(),
-            sequencer: None,
-        };
+        let item = shared::emulator::object_item("workshop-uploads", key, size);
         let attributes = serde_dynamo::to_item(item).expect("an item");
         let request = self
             .deps
