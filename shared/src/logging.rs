@@ -42,9 +42,10 @@ where
             .json()
             // The message and its fields at the top level of the object, not under "fields".
             .flatten_event(true)
-            // The invocation's span (request id, function name, cold start) on every line.
-            .with_current_span(true)
-            .with_span_list(false)
+            // Every open span, outermost first, on every line: the invocation's (request id,
+            // function name, cold start) stays visible inside a handler's own spans.
+            .with_current_span(false)
+            .with_span_list(true)
             .finish(),
     )
 }
@@ -143,7 +144,9 @@ mod tests {
                 let mut config = (*context.env_config).clone();
                 config.function_name = "list-buckets".to_owned();
                 context.env_config = Arc::new(config);
-                invocation_span(&context).in_scope(|| tracing::info!(count = 2, "listed buckets"));
+                invocation_span(&context).in_scope(|| {
+                    tracing::info_span!("record", index = 0).in_scope(|| tracing::info!(count = 2, "listed buckets"))
+                });
             }
         });
 
@@ -154,9 +157,14 @@ mod tests {
             assert_eq!(line["level"], "INFO");
             assert_eq!(line["message"], "listed buckets");
             assert_eq!(line["count"], 2);
-            assert_eq!(line["span"]["request_id"], request_id);
-            assert_eq!(line["span"]["function_name"], "list-buckets");
-            assert_eq!(line["span"]["cold_start"], cold_start);
+            let invocation = &line["spans"][0];
+            assert_eq!(invocation["request_id"], request_id);
+            assert_eq!(invocation["function_name"], "list-buckets");
+            assert_eq!(invocation["cold_start"], cold_start);
+            assert_eq!(
+                line["spans"][1]["name"], "record",
+                "a handler's own span comes after it"
+            );
         }
     }
 }

@@ -1,0 +1,384 @@
+//! Reads `template.yaml` and works out what the stack would hold, with local names: the buckets,
+//! tables and queues to create in the emulator, each function's environment, and how each
+//! function is triggered. The template is the one description of the application; nothing here
+//! repeats a name, a key or a setting from it.
+
+use std::collections::BTreeMap;
+
+use serde_norway::Value;
+
+/// Stand-ins for CloudFormation's pseudo parameters.
+pub const STACK_NAME: &str = "upload-catalog";
+pub const ACCOUNT_ID: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+/// Everything the local run creates and wires, read from the template.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub buckets: Vec<Bucket>,
+    pub tables: Vec<Table>,
+    /// Queue names.
+    pub queues: Vec<String>,
+    pub functions: Vec<Function>,
+}
+
+#[derive(Debug)]
+pub struct Bucket {
+    pub name: String,
+    /// (S3 event, key prefix, the function's binary) for each Lambda notification.
+    pub notifications: Vec<(String, String, String)>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Table {
+    pub name: String,
+    /// (attribute, HASH or RANGE), in the template's order.
+    pub keys: Vec<(String, String)>,
+    /// (attribute, S, N or B).
+    pub attributes: Vec<(String, String)>,
+    pub stream_view: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Function {
+    pub binary: String,
+    pub environment: BTreeMap<String, String>,
+    /// Asynchronous invocations: retries after the first attempt, and the on-failure queue.
+    pub async_retries: u32,
+    pub async_failure_queue: Option<String>,
+    pub stream: Option<StreamTrigger>,
+}
+
+#[derive(Debug)]
+pub struct StreamTrigger {
+    pub table: String,
+    pub batch_size: usize,
+    pub max_retries: u32,
+    pub failure_queue: Option<String>,
+    pub reports_batch_item_failures: bool,
+}
+
+/// Reads the plan from the template's text.
+pub fn plan(template: &str) -> Result<Plan, String> {
+    let template: Value = serde_norway::from_str(template).map_err(|error| format!("template.yaml: {error}"))?;
+    let resources = template["Resources"]
+        .as_mapping()
+        .ok_or("template.yaml has no Resources")?;
+    let resolver = Resolver { template: &template };
+    let mut plan = Plan::default();
+    for (logical_id, resource) in resources {
+        let logical_id = logical_id.as_str().ok_or("a resource id is not a string")?;
+        let properties = &resource["Properties"];
+        match resource["Type"].as_str() {
+            Some("AWS::S3::Bucket") => {
+                let mut notifications = Vec::new();
+                if let Some(configurations) =
+                    properties["NotificationConfiguration"]["LambdaConfigurations"].as_sequence()
+                {
+                    for configuration in configurations {
+                        let function = resolver.function_of(&configuration["Function"])?;
+                        let prefix = configuration["Filter"]["S3Key"]["Rules"]
+                            .as_sequence()
+                            .and_then(|rules| rules.iter().find(|rule| rule["Name"].as_str() == Some("prefix")))
+                            .map(|rule| resolver.string(&rule["Value"]))
+                            .transpose()?
+                            .unwrap_or_default();
+                        notifications.push((resolver.string(&configuration["Event"])?, prefix, function));
+                    }
+                }
+                plan.buckets.push(Bucket {
+                    name: resolver.reference(logical_id)?,
+                    notifications,
+                });
+            }
+            Some("AWS::DynamoDB::Table") => {
+                let pairs = |list: &Value, first: &str, second: &str| -> Vec<(String, String)> {
+                    list.as_sequence()
+                        .map(|items| {
+                            items
+                                .iter()
+                                .filter_map(|item| {
+                                    Some((item[first].as_str()?.to_owned(), item[second].as_str()?.to_owned()))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                plan.tables.push(Table {
+                    name: resolver.reference(logical_id)?,
+                    keys: pairs(&properties["KeySchema"], "AttributeName", "KeyType"),
+                    attributes: pairs(&properties["AttributeDefinitions"], "AttributeName", "AttributeType"),
+                    stream_view: properties["StreamSpecification"]["StreamViewType"]
+                        .as_str()
+                        .map(str::to_owned),
+                });
+            }
+            Some("AWS::SQS::Queue") => plan.queues.push(logical_id.to_owned()),
+            Some("AWS::Serverless::Function") => plan.functions.push(resolver.function(logical_id, resource)?),
+            _ => {}
+        }
+    }
+    Ok(plan)
+}
+
+struct Resolver<'a> {
+    template: &'a Value,
+}
+
+impl Resolver<'_> {
+    /// The local physical name `Ref` gives for a resource or parameter.
+    fn reference(&self, name: &str) -> Result<String, String> {
+        match name {
+            "AWS::StackName" => return Ok(STACK_NAME.to_owned()),
+            "AWS::AccountId" => return Ok(ACCOUNT_ID.to_owned()),
+            "AWS::Region" => return Ok(REGION.to_owned()),
+            "AWS::Partition" => return Ok("aws".to_owned()),
+            "AWS::URLSuffix" => return Ok("amazonaws.com".to_owned()),
+            _ => {}
+        }
+        if let Some(parameter) = self.template["Parameters"].get(name) {
+            return match &parameter["Default"] {
+                Value::String(value) => Ok(value.clone()),
+                Value::Number(value) => Ok(value.to_string()),
+                _ => Err(format!("parameter {name} has no default")),
+            };
+        }
+        let resource = self.template["Resources"]
+            .get(name)
+            .ok_or(format!("Ref to unknown {name}"))?;
+        match resource["Type"].as_str() {
+            // A bucket with a BucketName has that name; everything else is named after its id.
+            Some("AWS::S3::Bucket") if !resource["Properties"]["BucketName"].is_null() => {
+                self.string(&resource["Properties"]["BucketName"])
+            }
+            _ => Ok(name.to_owned()),
+        }
+    }
+
+    /// `Fn::GetAtt` for the attributes the template uses.
+    fn attribute(&self, name: &str, attribute: &str) -> Result<String, String> {
+        let local = self.reference(name)?;
+        Ok(match attribute {
+            "Arn" if self.type_of(name) == Some("AWS::SQS::Queue") => {
+                format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{local}")
+            }
+            "Arn" if self.type_of(name) == Some("AWS::S3::Bucket") => format!("arn:aws:s3:::{local}"),
+            "Arn" => format!("arn:aws:local:{REGION}:{ACCOUNT_ID}:{local}"),
+            other => format!("{local}.{other}"),
+        })
+    }
+
+    fn type_of(&self, name: &str) -> Option<&str> {
+        self.template["Resources"].get(name)?["Type"].as_str()
+    }
+
+    /// A property's value with CloudFormation's short-form functions resolved.
+    fn string(&self, value: &Value) -> Result<String, String> {
+        match value {
+            Value::String(text) => Ok(text.clone()),
+            Value::Number(number) => Ok(number.to_string()),
+            Value::Bool(flag) => Ok(flag.to_string()),
+            Value::Tagged(tagged) => {
+                let tag = tagged.tag.to_string();
+                let inner = &tagged.value;
+                match tag.trim_start_matches('!') {
+                    "Ref" => self.reference(inner.as_str().ok_or("!Ref takes a name")?),
+                    "GetAtt" => {
+                        let text = inner.as_str().ok_or("!GetAtt takes Name.Attribute")?;
+                        let (name, attribute) = text.split_once('.').ok_or("!GetAtt takes Name.Attribute")?;
+                        self.attribute(name, attribute)
+                    }
+                    "Sub" => self.substitute(inner.as_str().ok_or("!Sub with a variable map is not used here")?),
+                    "Join" => {
+                        let parts = inner.as_sequence().ok_or("!Join takes [delimiter, list]")?;
+                        let delimiter = parts.first().and_then(Value::as_str).unwrap_or_default();
+                        let list = self.list(parts.get(1).ok_or("!Join takes [delimiter, list]")?)?;
+                        Ok(list.join(delimiter))
+                    }
+                    other => Err(format!("!{other} is not supported locally")),
+                }
+            }
+            other => Err(format!("cannot read {other:?} as a string")),
+        }
+    }
+
+    fn list(&self, value: &Value) -> Result<Vec<String>, String> {
+        match value {
+            Value::Sequence(items) => items.iter().map(|item| self.string(item)).collect(),
+            // A CommaDelimitedList parameter.
+            other => Ok(self.string(other)?.split(',').map(str::to_owned).collect()),
+        }
+    }
+
+    fn substitute(&self, text: &str) -> Result<String, String> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').ok_or(format!("unclosed ${{ in {text}"))? + start;
+            let name = &rest[start + 2..end];
+            out.push_str(&match name.split_once('.') {
+                Some((resource, attribute)) if !name.starts_with("AWS::") => self.attribute(resource, attribute)?,
+                _ => self.reference(name)?,
+            });
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// The binary of the function a `!GetAtt Function.Arn` names.
+    fn function_of(&self, value: &Value) -> Result<String, String> {
+        let Value::Tagged(tagged) = value else {
+            return Err("a notification's Function must be !GetAtt".to_owned());
+        };
+        let name = tagged
+            .value
+            .as_str()
+            .and_then(|text| text.split('.').next())
+            .ok_or("!GetAtt Function.Arn")?;
+        self.template["Resources"][name]["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(format!("{name} has no BuildProperties.Binary"))
+    }
+
+    fn function(&self, logical_id: &str, resource: &Value) -> Result<Function, String> {
+        let properties = &resource["Properties"];
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .ok_or(format!("{logical_id} has no BuildProperties.Binary"))?
+            .to_owned();
+        let mut environment = BTreeMap::new();
+        if let Some(variables) = properties["Environment"]["Variables"].as_mapping() {
+            for (name, value) in variables {
+                environment.insert(name.as_str().unwrap_or_default().to_owned(), self.string(value)?);
+            }
+        }
+        let invoke = &properties["EventInvokeConfig"];
+        let queue_of = |destination: &Value| -> Result<Option<String>, String> {
+            match &destination["Destination"] {
+                Value::Null => Ok(None),
+                arn => Ok(self.string(arn)?.rsplit(':').next().map(str::to_owned)),
+            }
+        };
+        let mut stream = None;
+        if let Some(events) = properties["Events"].as_mapping() {
+            for event in events
+                .values()
+                .filter(|event| event["Type"].as_str() == Some("DynamoDB"))
+            {
+                let trigger = &event["Properties"];
+                let arn = self.string(&trigger["Stream"])?;
+                let table = arn.trim_end_matches(".StreamArn").to_owned();
+                stream = Some(StreamTrigger {
+                    table,
+                    batch_size: trigger["BatchSize"].as_u64().unwrap_or(100) as usize,
+                    max_retries: trigger["MaximumRetryAttempts"].as_u64().unwrap_or(0) as u32,
+                    failure_queue: queue_of(&trigger["DestinationConfig"]["OnFailure"])?,
+                    reports_batch_item_failures: trigger["FunctionResponseTypes"].as_sequence().is_some_and(|types| {
+                        types
+                            .iter()
+                            .any(|kind| kind.as_str() == Some("ReportBatchItemFailures"))
+                    }),
+                });
+            }
+        }
+        Ok(Function {
+            binary,
+            environment,
+            async_retries: invoke["MaximumRetryAttempts"].as_u64().unwrap_or(2) as u32,
+            async_failure_queue: queue_of(&invoke["DestinationConfig"]["OnFailure"])?,
+            stream,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn the_plan() -> Plan {
+        plan(include_str!("../../template.yaml")).unwrap()
+    }
+
+    #[test]
+    fn every_function_is_a_workspace_binary() {
+        let binaries: Vec<String> = the_plan()
+            .functions
+            .into_iter()
+            .map(|function| function.binary)
+            .collect();
+        for binary in &binaries {
+            let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../crates")
+                .join(binary)
+                .join("Cargo.toml");
+            assert!(manifest.is_file(), "{binary} has no crate at {}", manifest.display());
+        }
+        assert_eq!(binaries.len(), 4);
+    }
+
+    #[test]
+    fn the_objects_table_is_keyed_by_folder_and_key_with_both_images_streamed() {
+        let plan = the_plan();
+        let objects = plan.tables.iter().find(|table| table.name == "ObjectsTable").unwrap();
+        assert_eq!(
+            objects.keys,
+            [
+                ("folder".to_owned(), "HASH".to_owned()),
+                ("key".to_owned(), "RANGE".to_owned())
+            ]
+        );
+        assert_eq!(objects.stream_view.as_deref(), Some("NEW_AND_OLD_IMAGES"));
+    }
+
+    #[test]
+    fn environments_resolve_to_the_local_names_and_agree_with_each_other() {
+        let plan = the_plan();
+        let mut merged: BTreeMap<String, String> = BTreeMap::new();
+        for function in &plan.functions {
+            for (name, value) in &function.environment {
+                assert!(!value.contains("${") && !value.is_empty(), "{name}={value}");
+                let previous = merged.insert(name.clone(), value.clone());
+                assert!(
+                    previous.is_none_or(|previous| &previous == value),
+                    "{name} differs between functions"
+                );
+            }
+        }
+        let bucket = &plan.buckets[0].name;
+        assert_eq!(merged["UPLOADS_BUCKET_NAME"], *bucket);
+        assert_eq!(bucket, "upload-catalog-uploads-123456789012-us-east-1");
+        assert_eq!(merged["OBJECTS_TABLE_NAME"], "ObjectsTable");
+        assert_eq!(merged["UPLOAD_PREFIX"], "uploads/");
+    }
+
+    #[test]
+    fn triggers_come_from_the_template() {
+        let plan = the_plan();
+        assert_eq!(
+            plan.buckets[0].notifications,
+            [(
+                "s3:ObjectCreated:*".to_owned(),
+                "uploads/".to_owned(),
+                "s3-put-handler".to_owned()
+            )]
+        );
+        let consumer = plan
+            .functions
+            .iter()
+            .find(|function| function.binary == "dynamodb-stream-consumer")
+            .unwrap();
+        let stream = consumer.stream.as_ref().unwrap();
+        assert_eq!(stream.table, "ObjectsTable");
+        assert!(stream.reports_batch_item_failures);
+        assert_eq!(stream.failure_queue.as_deref(), Some("StreamFailuresQueue"));
+        let put_handler = plan
+            .functions
+            .iter()
+            .find(|function| function.binary == "s3-put-handler")
+            .unwrap();
+        assert_eq!(put_handler.async_failure_queue.as_deref(), Some("FailedUploadsQueue"));
+    }
+}
