@@ -299,7 +299,7 @@ mod tests {
     use super::*;
 
     fn the_plan() -> Plan {
-        plan(include_str!("../../template.yaml")).unwrap()
+        plan(include_str!("../../../template.yaml")).unwrap()
     }
 
     #[test]
@@ -311,7 +311,7 @@ mod tests {
             .collect();
         for binary in &binaries {
             let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../crates")
+                .join("..")
                 .join(binary)
                 .join("Cargo.toml");
             assert!(manifest.is_file(), "{binary} has no crate at {}", manifest.display());

@@ -30,7 +30,7 @@ const PATIENCE: Duration = Duration::from_secs(60);
 type Result<T> = std::result::Result<T, String>;
 
 pub async fn run(keep: bool) -> Result<()> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let template_text =
         std::fs::read_to_string(root.join("template.yaml")).map_err(|error| format!("template.yaml: {error}"))?;
     let plan = template::plan(&template_text)?;
@@ -542,7 +542,7 @@ impl Story<'_> {
         let reports = format!("{prefix}reports/");
 
         self.step(1, "List the account's buckets with s3-list-buckets", async {
-            let event: Value = serde_json::from_str(include_str!("../../crates/s3-list-buckets/events/scheduled.json"))
+            let event: Value = serde_json::from_str(include_str!("../../s3-list-buckets/events/scheduled.json"))
                 .map_err(|e| e.to_string())?;
             println!(
                 "    $ cargo lambda invoke s3-list-buckets --data-file crates/s3-list-buckets/events/scheduled.json"
@@ -822,7 +822,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_emulator_holds_what_the_template_declares() {
-        let plan = template::plan(include_str!("../../template.yaml")).unwrap();
+        let plan = template::plan(include_str!("../../../template.yaml")).unwrap();
         let emulator = Emulator::start();
         let aws = emulator.sdk_config();
         create_resources(&aws, &plan).await.unwrap();
