@@ -2,6 +2,7 @@
 //!
 //! - [`logging`]: JSON logs that follow Lambda's log level and format settings.
 //! - [`error`]: how a function reports a failure to Lambda.
+//! - [`config`]: reading a required setting.
 //! - [`aws`]: the one way every function builds its AWS clients.
 //! - [`s3_key`]: object keys as S3 event notifications encode them.
 //! - [`catalog`]: what a folder is, and the objects table's and statistics table's items.
@@ -10,6 +11,7 @@
 
 pub mod aws;
 pub mod catalog;
+pub mod config;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod error;

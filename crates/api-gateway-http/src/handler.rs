@@ -40,11 +40,7 @@ pub struct Config {
 impl Config {
     /// Reads the configuration through `lookup` (`std::env::var` in `main`, a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
-        let required = |name: &str| {
-            lookup(name)
-                .filter(|value| !value.is_empty())
-                .ok_or(format!("{name} is required"))
-        };
+        let required = |name: &str| shared::config::required(&lookup, name);
         let upload_prefix = lookup("UPLOAD_PREFIX").unwrap_or_else(|| "uploads/".to_owned());
         if !upload_prefix.ends_with('/') {
             return Err(format!("UPLOAD_PREFIX must end in '/', not {upload_prefix:?}"));

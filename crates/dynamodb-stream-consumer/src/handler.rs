@@ -37,11 +37,7 @@ pub struct Config {
 impl Config {
     /// Reads the configuration through `lookup` (`std::env::var` in `main`, a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
-        let required = |name: &str| {
-            lookup(name)
-                .filter(|value| !value.is_empty())
-                .ok_or(format!("{name} is required"))
-        };
+        let required = |name: &str| shared::config::required(&lookup, name);
         Ok(Config {
             statistics_table: required("STATISTICS_TABLE_NAME")?,
             processed_records_table: required("PROCESSED_RECORDS_TABLE_NAME")?,

@@ -34,9 +34,7 @@ pub struct Config {
 impl Config {
     /// Reads the configuration through `lookup` (`std::env::var` in `main`, a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
-        let objects_table = lookup("OBJECTS_TABLE_NAME")
-            .filter(|name| !name.is_empty())
-            .ok_or("OBJECTS_TABLE_NAME must name the objects table")?;
+        let objects_table = shared::config::required(&lookup, "OBJECTS_TABLE_NAME")?;
         let upload_prefix = lookup("UPLOAD_PREFIX").unwrap_or_else(|| "uploads/".to_owned());
         if upload_prefix.is_empty() || !upload_prefix.ends_with('/') {
             return Err(format!(
