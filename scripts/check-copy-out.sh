@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Proves the promise each crate README makes: copy one function crate plus shared/ (and the root
+# Proves the promise each crate README makes: copy one function crate plus shared/ and testkit/ (and the root
 # Cargo.toml and Cargo.lock they inherit versions from) into an empty folder, and it builds and
 # passes its tests there. Checks every function crate under crates/, each in a fresh temporary folder.
 set -euo pipefail
@@ -18,7 +18,7 @@ for crate_dir in crates/*/; do
   mkdir -p "$dest/crates"
   # The same commands the crate README's "Copy it out" section gives.
   cp Cargo.toml Cargo.lock rustfmt.toml clippy.toml "$dest/"
-  cp -r shared "$dest/shared"
+  cp -r shared testkit "$dest/"
   cp -r "crates/$crate" "$dest/crates/$crate"
   (cd "$dest" && cargo build --quiet && cargo test --quiet -p "$crate")
 done

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the project needs that cargo does not, at pinned versions, into .tools/
-# (which git ignores): cargo-lambda, zig, aws-sam-cli, moto (the local AWS emulator) and cfn-lint,
+# (which git ignores): cargo-lambda, zig, aws-sam-cli, moto (the local AWS emulator), cfn-lint and
+# awslambdaric (the Python runtime client, for the benchmarks against Python),
 # all from PyPI, listed with their exact dependencies in tools/requirements.txt.
 # Also adds the Rust target for arm64 Lambda builds.
 #

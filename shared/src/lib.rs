@@ -7,13 +7,10 @@
 //! - [`s3_key`]: object keys as S3 event notifications encode them.
 //! - [`catalog`]: what a folder is, and the objects table's and statistics table's items.
 //! - `problem` (feature `http`): HTTP errors as `application/problem+json`.
-//! - `emulator` (feature `emulator`, tests only): starts the local AWS emulator.
 
 pub mod aws;
 pub mod catalog;
 pub mod config;
-#[cfg(feature = "emulator")]
-pub mod emulator;
 pub mod error;
 pub mod logging;
 #[cfg(feature = "http")]

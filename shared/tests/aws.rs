@@ -2,7 +2,7 @@
 //! function, because the environment is shared by every test thread of this binary.
 
 use aws_credential_types::provider::ProvideCredentials;
-use shared::emulator::{Emulator, REGION};
+use testkit::{Emulator, REGION};
 
 #[tokio::test]
 async fn config_from_the_environment_reaches_the_emulator_with_path_style_s3() {

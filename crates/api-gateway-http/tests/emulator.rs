@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use shared::emulator::Emulator;
+use testkit::Emulator;
 
 #[derive(Debug, Clone, Copy)]
 enum Shape {
@@ -40,8 +40,8 @@ async fn api(emulator: &Emulator, tag: &str) -> Deps {
         .send()
         .await
         .expect("creating the bucket");
-    shared::emulator::create_objects_table(&deps.dynamodb, &deps.config.objects_table).await;
-    shared::emulator::create_statistics_table(&deps.dynamodb, &deps.config.statistics_table).await;
+    testkit::create_objects_table(&deps.dynamodb, &deps.config.objects_table).await;
+    testkit::create_statistics_table(&deps.dynamodb, &deps.config.statistics_table).await;
     deps
 }
 
@@ -144,7 +144,7 @@ fn problem(status: u16, body: &Value, response: &Response<Body>) -> String {
 }
 
 async fn index(deps: &Deps, key: &str, size: u64) {
-    let item = shared::emulator::object_item(&deps.config.uploads_bucket, key, size);
+    let item = testkit::object_item(&deps.config.uploads_bucket, key, size);
     let request = deps.dynamodb.put_item().table_name(&deps.config.objects_table);
     request
         .set_item(Some(serde_dynamo::to_item(item).unwrap()))

@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use dynamodb_stream_consumer::{function_handler, Config, Deps};
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
-use shared::emulator::{Emulator, StreamReader};
+use testkit::{Emulator, StreamReader};
 
 fn main() {
     let records: usize = std::env::args()
@@ -33,9 +33,9 @@ async fn run(count: usize) {
         marker_ttl: Duration::from_secs(3600),
     };
     let deps = Deps::new(&aws, config);
-    shared::emulator::create_objects_table(&deps.dynamodb, "objects").await;
-    shared::emulator::create_statistics_table(&deps.dynamodb, "statistics").await;
-    shared::emulator::create_processed_records_table(&deps.dynamodb, "processed-records").await;
+    testkit::create_objects_table(&deps.dynamodb, "objects").await;
+    testkit::create_statistics_table(&deps.dynamodb, "statistics").await;
+    testkit::create_processed_records_table(&deps.dynamodb, "processed-records").await;
     let mut stream = StreamReader::open(&aws, "objects").await;
     for n in 0..count {
         let folder = format!("uploads/{}/", n % 10);

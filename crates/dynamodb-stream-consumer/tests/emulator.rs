@@ -11,7 +11,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use shared::catalog::{folder_of, FolderStats, ObjectItem};
-use shared::emulator::{Emulator, StreamReader};
+use testkit::{Emulator, StreamReader};
 
 /// The catalog's tables in one emulator; `tag` keeps several catalogs apart in one emulator.
 struct Catalog {
@@ -29,9 +29,9 @@ async fn catalog(emulator: &Emulator, tag: &str) -> Catalog {
     };
     let deps = Deps::new(&aws, config);
     let objects_table = format!("objects-{tag}");
-    shared::emulator::create_objects_table(&deps.dynamodb, &objects_table).await;
-    shared::emulator::create_statistics_table(&deps.dynamodb, &deps.config.statistics_table).await;
-    shared::emulator::create_processed_records_table(&deps.dynamodb, &deps.config.processed_records_table).await;
+    testkit::create_objects_table(&deps.dynamodb, &objects_table).await;
+    testkit::create_statistics_table(&deps.dynamodb, &deps.config.statistics_table).await;
+    testkit::create_processed_records_table(&deps.dynamodb, &deps.config.processed_records_table).await;
     let stream = StreamReader::open(&aws, &objects_table).await;
     Catalog {
         deps,
@@ -43,7 +43,7 @@ async fn catalog(emulator: &Emulator, tag: &str) -> Catalog {
 impl Catalog {
     /// Writes an object's item, as the S3 put handler does (a new key: INSERT; again: MODIFY).
     async fn put(&self, key: &str, size: u64) {
-        let item = shared::emulator::object_item("workshop-uploads", key, size);
+        let item = testkit::object_item("workshop-uploads", key, size);
         let attributes = serde_dynamo::to_item(item).expect("an item");
         let request = self
             .deps

@@ -6,7 +6,7 @@ use std::process::Command;
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
 use s3_list_buckets::{function_handler, Response};
 use serde_json::Value;
-use shared::emulator::{free_port, sdk_config_for, Emulator};
+use testkit::{free_port, sdk_config_for, Emulator};
 
 fn scheduled_event() -> LambdaEvent<Value> {
     let event = serde_json::from_str(include_str!("../events/scheduled.json")).expect("events/scheduled.json is JSON");

@@ -13,7 +13,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use lambda_runtime::{Context, LambdaEvent};
 use s3_put_handler::{function_handler, Config, Deps};
 use serde_json::json;
-use shared::emulator::Emulator;
+use testkit::Emulator;
 
 const MIB: u64 = 1024 * 1024;
 
@@ -39,7 +39,7 @@ async fn run(size_mib: u64) {
         .send()
         .await
         .expect("creating the bucket");
-    shared::emulator::create_objects_table(&deps.dynamodb, "objects").await;
+    testkit::create_objects_table(&deps.dynamodb, "objects").await;
 
     let file = generate(size_mib);
     let key = format!("uploads/bench/{size_mib}-MiB.bin");

@@ -7,7 +7,7 @@ use s3_put_handler::{function_handler, Config, Deps, Error, Summary};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use shared::catalog::ObjectItem;
-use shared::emulator::Emulator;
+use testkit::Emulator;
 
 const BUCKET: &str = "workshop-uploads";
 const TABLE: &str = "objects";
@@ -26,7 +26,7 @@ async fn catalog() -> (Emulator, Deps) {
         .send()
         .await
         .expect("creating the bucket");
-    shared::emulator::create_objects_table(&deps.dynamodb, TABLE).await;
+    testkit::create_objects_table(&deps.dynamodb, TABLE).await;
     (emulator, deps)
 }
 

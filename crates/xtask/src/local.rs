@@ -17,7 +17,7 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{json, Value};
-use shared::emulator::{free_port, Emulator, StreamReader};
+use testkit::{free_port, Emulator, StreamReader};
 
 use crate::http;
 use crate::template::{self, Function, Plan};
@@ -39,10 +39,14 @@ pub async fn run(keep: bool) -> Result<()> {
 
     heading("Building the functions (the first build compiles the AWS SDK: a few minutes)");
     for function in &plan.functions {
-        // One build per function, as `cargo lambda watch` builds them: nothing is rebuilt later.
+        // `-p`: each function alone, with only the features it asks for. `cargo lambda watch -p`
+        // below runs the very same build, so it finds it up to date and starts at once. (Built
+        // from the workspace root without `-p`, cargo would merge the features of every member
+        // into each function and compile it a second, different way.) No `--quiet`: the first
+        // build takes minutes and cargo's progress shows it is moving.
         run_command(
             Command::new("cargo")
-                .args(["build", "--quiet", "-p", &function.binary])
+                .args(["build", "-p", &function.binary])
                 .current_dir(&root),
         )?;
     }
@@ -55,30 +59,33 @@ pub async fn run(keep: bool) -> Result<()> {
     let queues = create_resources(&aws, &plan).await?;
     println!("ready in {} ms", started.elapsed().as_millis());
 
-    heading("Starting every function under cargo lambda watch");
-    let mut environment: BTreeMap<String, String> =
-        emulator.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+    heading("Starting each function under its own cargo lambda watch");
+    let mut runtimes = Runtimes::default();
     for function in &plan.functions {
+        // Each function sees only its own environment, as in AWS.
+        let mut environment: BTreeMap<String, String> =
+            emulator.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         environment.extend(function.environment.clone());
+        let runtime = FunctionRuntime::start(&root, &logs, &function.binary, &environment)?;
+        println!(
+            "{:<26} http://127.0.0.1:{}  (logs: target/local/logs/{}.log)",
+            function.binary, runtime.port, function.binary
+        );
+        runtimes.0.insert(function.binary.clone(), runtime);
     }
-    let runtime = FunctionRuntime::start(&root, &logs, &environment)?;
-    println!(
-        "runtime emulator: http://127.0.0.1:{}  (function logs: target/local/logs/functions.log)",
-        runtime.port
-    );
 
     let function = |binary: &str| plan.functions.iter().find(|function| function.binary == binary);
     let put_handler = function("s3-put-handler").ok_or("template.yaml has no s3-put-handler")?;
     let consumer = function("dynamodb-stream-consumer").ok_or("template.yaml has no dynamodb-stream-consumer")?;
     let s3_trigger = tokio::spawn(deliver_s3_notifications(
         aws.clone(),
-        runtime.port,
+        runtimes.port(&put_handler.binary)?,
         put_handler_plan(put_handler),
         queues.clone(),
     ));
     let stream_trigger = tokio::spawn(deliver_stream_batches(
         aws.clone(),
-        runtime.port,
+        runtimes.port(&consumer.binary)?,
         stream_plan(consumer)?,
         queues.clone(),
     ));
@@ -86,12 +93,12 @@ pub async fn run(keep: bool) -> Result<()> {
     let story = Story {
         aws: &aws,
         plan: &plan,
-        port: runtime.port,
+        runtimes: &runtimes,
         root: &root,
     };
     let outcome = story.tell().await;
     if outcome.is_ok() && keep {
-        let api = format!("http://127.0.0.1:{}/lambda-url/api-gateway-http", runtime.port);
+        let api = story.api("");
         println!("\nStill running; Ctrl-C stops everything. In another terminal:");
         for (name, value) in emulator.env() {
             println!("  export {name}={value}");
@@ -113,7 +120,8 @@ fn heading(text: &str) {
     println!("\n==> {text}");
 }
 
-fn run_command(command: &mut Command) -> Result<()> {
+/// Runs a command to completion; an error names it and how it ended.
+pub fn run_command(command: &mut Command) -> Result<()> {
     let status = command.status().map_err(|error| format!("{command:?}: {error}"))?;
     if status.success() {
         Ok(())
@@ -230,24 +238,50 @@ fn aws_error(what: &str, error: &dyn std::error::Error) -> String {
     format!("{what}: {}", shared::error::chain(error))
 }
 
-/// `cargo lambda watch` serving every function, stopped (with the functions it started) on drop.
+/// Every function's runtime emulator, by binary name.
+#[derive(Default)]
+struct Runtimes(BTreeMap<String, FunctionRuntime>);
+
+impl Runtimes {
+    fn port(&self, binary: &str) -> Result<u16> {
+        self.0
+            .get(binary)
+            .map(|runtime| runtime.port)
+            .ok_or_else(|| format!("no function named {binary} is running"))
+    }
+}
+
+/// One function under `cargo lambda watch -p <binary>`, stopped (with the function it started)
+/// on drop.
+///
+/// One watch per function rather than one for the whole workspace: at the workspace root,
+/// `cargo lambda watch` runs `cargo run --bin <binary>`, which compiles each function with the
+/// features of every workspace member merged in. With `-p` it compiles exactly what
+/// `cargo build -p` and `sam build` compile.
 struct FunctionRuntime {
     child: Child,
     port: u16,
 }
 
 impl FunctionRuntime {
-    fn start(root: &Path, logs: &Path, environment: &BTreeMap<String, String>) -> Result<FunctionRuntime> {
+    fn start(
+        root: &Path,
+        logs: &Path,
+        binary: &str,
+        environment: &BTreeMap<String, String>,
+    ) -> Result<FunctionRuntime> {
         use std::os::unix::process::CommandExt;
         let port = free_port();
-        let log =
-            std::fs::File::create(logs.join("functions.log")).map_err(|error| format!("functions.log: {error}"))?;
-        let log_too = log.try_clone().map_err(|error| format!("functions.log: {error}"))?;
+        let log_name = format!("{binary}.log");
+        let log = std::fs::File::create(logs.join(&log_name)).map_err(|error| format!("{log_name}: {error}"))?;
+        let log_too = log.try_clone().map_err(|error| format!("{log_name}: {error}"))?;
         let child = Command::new("cargo")
             .args([
                 "lambda",
                 "watch",
                 "--quiet",
+                "--package",
+                binary,
                 "--invoke-address",
                 "127.0.0.1",
                 "--invoke-port",
@@ -266,7 +300,9 @@ impl FunctionRuntime {
         let deadline = Instant::now() + PATIENCE;
         while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
             if Instant::now() > deadline {
-                return Err("cargo lambda watch did not start; see target/local/logs/functions.log".to_owned());
+                return Err(format!(
+                    "cargo lambda watch did not start; see target/local/logs/{log_name}"
+                ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -446,7 +482,7 @@ async fn send_to_failure_queue(sqs: &aws_sdk_sqs::Client, queues: &Queues, queue
 struct Story<'a> {
     aws: &'a SdkConfig,
     plan: &'a Plan,
-    port: u16,
+    runtimes: &'a Runtimes,
     root: &'a Path,
 }
 
@@ -459,7 +495,8 @@ const FILES: [(&str, &str, &str); 3] = [
 
 impl Story<'_> {
     fn api(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/lambda-url/api-gateway-http{path}", self.port)
+        let port = self.runtimes.port("api-gateway-http").unwrap_or_default();
+        format!("http://127.0.0.1:{port}/lambda-url/api-gateway-http{path}")
     }
 
     async fn step<F: std::future::Future<Output = Result<()>>>(
@@ -547,7 +584,7 @@ impl Story<'_> {
             println!(
                 "    $ cargo lambda invoke s3-list-buckets --data-file crates/s3-list-buckets/events/scheduled.json"
             );
-            let (answer, failed) = invoke(self.port, "s3-list-buckets", &event).await?;
+            let (answer, failed) = invoke(self.runtimes.port("s3-list-buckets")?, "s3-list-buckets", &event).await?;
             println!("    {answer}");
             let expected = format!("[\"{bucket}\"]");
             if failed || answer["statusCode"] != 200 || answer["body"] != expected.as_str() {
@@ -756,20 +793,17 @@ impl Story<'_> {
         .await?;
 
         self.step(8, "Where each function's logs are", async {
-            let log = self.root.join("target/local/logs/functions.log");
-            let text = std::fs::read_to_string(&log).map_err(|error| error.to_string())?;
             for function in &self.plan.functions {
+                let log = format!("target/local/logs/{}.log", function.binary);
+                let text = std::fs::read_to_string(self.root.join(&log)).map_err(|error| format!("{log}: {error}"))?;
                 let needle = format!("\"function_name\":\"{}\"", function.binary);
                 let lines = text.lines().filter(|line| line.contains(&needle)).count();
-                println!(
-                    "    {:<26} {lines:>3} JSON lines in target/local/logs/functions.log",
-                    function.binary
-                );
+                println!("    {:<26} {lines:>3} JSON lines in {log}", function.binary);
                 if lines == 0 {
                     return Err(format!("{} logged nothing", function.binary));
                 }
             }
-            println!("    e.g. grep '\"function_name\":\"s3-put-handler\"' target/local/logs/functions.log");
+            println!("    e.g. tail -n 3 target/local/logs/s3-put-handler.log");
             Ok(())
         })
         .await?;

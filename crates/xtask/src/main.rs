@@ -1,33 +1,47 @@
-//! `cargo xtask local [--keep]`: the whole upload catalog on this machine, with no AWS account,
-//! no Docker and no internet.
+//! The workspace's task runner (the `cargo xtask` convention):
 //!
-//! It reads `template.yaml`, starts the local AWS emulator and creates what the template declares
-//! (same keys, streams, queues and environment), runs every function under `cargo lambda watch`,
-//! wires the triggers as AWS does (S3 notifications through a queue to the put handler, the
-//! objects table's stream in batches to the consumer, HTTP through the function URL), then walks
-//! through the workshop story and prints what happened at each step and how long it took.
-//! Exits non-zero if any step did not do what it says. `--keep` leaves everything running
-//! afterwards, until Ctrl-C.
+//! - `cargo xtask local [--keep]`: the whole upload catalog on this machine, with no AWS account,
+//!   no Docker and no internet. It reads `template.yaml`, starts the local AWS emulator and
+//!   creates what the template declares, runs each function under its own `cargo lambda watch`,
+//!   wires the triggers as AWS does (S3 notifications through a queue to the put handler, the
+//!   objects table's stream in batches to the consumer, HTTP through the function URL), then
+//!   walks through the workshop story and prints what happened at each step and how long it
+//!   took. Exits non-zero if any step did not do what it says. `--keep` leaves everything running
+//!   afterwards, until Ctrl-C.
+//! - `cargo xtask bench [--quick]`: every function in Rust beside its Python equivalent, measured
+//!   the same way in the same run; writes `docs/benchmarks.md` (see `bench.rs`).
+//! - `cargo xtask sizes [--update]`: fails when a function's arm64 binary grew more than 10% over
+//!   the baseline in `bench/binary-sizes.json` (see `sizes.rs`).
 
+mod bench;
 mod http;
 mod local;
+mod sizes;
 mod template;
 
+use std::path::PathBuf;
 use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask local [--keep] | bench [--quick] | sizes [--update]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) != Some("local") {
-        eprintln!("usage: cargo xtask local [--keep]");
-        return ExitCode::from(2);
-    }
-    let keep = args.iter().any(|arg| arg == "--keep");
+    let flag = |name: &str| args.iter().skip(1).any(|arg| arg == name);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let task = async {
+        match args.first().map(String::as_str) {
+            Some("local") => local::run(flag("--keep")).await,
+            Some("bench") => bench::run(flag("--quick")).await,
+            Some("sizes") => sizes::run(&root, flag("--update")),
+            _ => Err(USAGE.to_owned()),
+        }
+    };
     let outcome = tokio::select! {
-        outcome = local::run(keep) => outcome,
+        outcome = task => outcome,
         _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
     };
-    // Returning drops the emulator and the function runtime, which stops them.
+    // Returning drops the emulator and every process started, which stops them.
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -41,7 +41,13 @@ pub struct Table {
 
 #[derive(Debug)]
 pub struct Function {
+    /// The resource's name in the template; `sam build` puts its artifact in `.aws-sam/build/<it>/`.
+    pub logical_id: String,
     pub binary: String,
+    /// The folder `sam build` builds the function in; only its test reads it (the local run
+    /// builds with `cargo build -p`, which selects the same single crate).
+    #[allow(dead_code)]
+    pub code_uri: String,
     pub environment: BTreeMap<String, String>,
     /// Asynchronous invocations: retries after the first attempt, and the on-failure queue.
     pub async_retries: u32,
@@ -249,6 +255,10 @@ impl Resolver<'_> {
             .as_str()
             .ok_or(format!("{logical_id} has no BuildProperties.Binary"))?
             .to_owned();
+        let code_uri = properties["CodeUri"]
+            .as_str()
+            .ok_or(format!("{logical_id} has no CodeUri"))?
+            .to_owned();
         let mut environment = BTreeMap::new();
         if let Some(variables) = properties["Environment"]["Variables"].as_mapping() {
             for (name, value) in variables {
@@ -285,7 +295,9 @@ impl Resolver<'_> {
             }
         }
         Ok(Function {
+            logical_id: logical_id.to_owned(),
             binary,
+            code_uri,
             environment,
             async_retries: invoke["MaximumRetryAttempts"].as_u64().unwrap_or(2) as u32,
             async_failure_queue: queue_of(&invoke["DestinationConfig"]["OnFailure"])?,
@@ -317,6 +329,15 @@ mod tests {
             assert!(manifest.is_file(), "{binary} has no crate at {}", manifest.display());
         }
         assert_eq!(binaries.len(), 4);
+    }
+
+    #[test]
+    fn every_function_is_built_in_its_own_crate_folder() {
+        // From the workspace root, `sam build` would compile each function with every member's
+        // features merged in (see the comment at the top of template.yaml).
+        for function in the_plan().functions {
+            assert_eq!(function.code_uri, format!("crates/{}", function.binary));
+        }
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The local AWS emulator for tests: moto's server on a free loopback port.
+//! Tests only: the local AWS emulator (moto's server on a free loopback port), the catalog's
+//! tables in it, and a table's stream read as Lambda delivers it.
 //!
 //! Each [`Emulator`] is its own server with its own empty state, so tests never see each other's
 //! buckets and tables. The server stops when the `Emulator` is dropped and also when the test
@@ -312,9 +313,9 @@ fn lambda_record(record: &aws_sdk_dynamodbstreams::types::Record, stream_arn: &s
 
 /// An objects-table item for `key` of `size` bytes, as the S3 put handler would write it, for
 /// tests that need indexed objects without uploading them.
-pub fn object_item(bucket: &str, key: &str, size: u64) -> crate::catalog::ObjectItem {
-    crate::catalog::ObjectItem {
-        folder: crate::catalog::folder_of(key).to_owned(),
+pub fn object_item(bucket: &str, key: &str, size: u64) -> shared::catalog::ObjectItem {
+    shared::catalog::ObjectItem {
+        folder: shared::catalog::folder_of(key).to_owned(),
         key: key.to_owned(),
         bucket: bucket.to_owned(),
         size,
