@@ -116,6 +116,7 @@ pub fn sdk_config_for(endpoint: &str) -> SdkConfig {
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(SharedCredentialsProvider::new(credentials))
+        .http_client(shared::aws::https_client())
         .build()
 }
 

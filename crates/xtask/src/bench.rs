@@ -120,28 +120,44 @@ pub struct Results {
     pub machine: Vec<(String, String)>,
 }
 
-pub async fn run(quick: bool) -> Result<()> {
+/// `binaries`: measure the Rust binaries in this folder instead of building them (for comparing
+/// release profiles: build each variant into its own target folder, then point here). `only`:
+/// measure these functions only (comma-separated).
+pub async fn run(quick: bool, binaries: Option<PathBuf>, only: Option<String>) -> Result<()> {
     let scale = Scale::new(quick);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let plan = template::plan(
         &std::fs::read_to_string(root.join("template.yaml")).map_err(|error| format!("template.yaml: {error}"))?,
     )?;
-    let functions: Vec<String> = plan.functions.iter().map(|function| function.binary.clone()).collect();
+    let functions: Vec<String> = plan
+        .functions
+        .iter()
+        .map(|function| function.binary.clone())
+        .filter(|binary| {
+            only.as_deref()
+                .is_none_or(|only| only.split(',').any(|name| name == binary))
+        })
+        .collect();
     let work = root.join("target/bench");
     std::fs::create_dir_all(work.join("logs")).map_err(|error| format!("{}: {error}", work.display()))?;
 
     // The quick run measures the debug builds the local run already made; the full run
     // measures release builds, each function built alone (`-p`), as it ships.
     let profile = if quick { "dev" } else { "release" };
-    println!("\n==> Building the Rust functions ({profile} profile)");
-    for function in &functions {
-        run_command(
-            Command::new("cargo")
-                .args(["build", "--profile", profile, "-p", function])
-                .current_dir(&root),
-        )?;
-    }
-    let binaries = root.join(if quick { "target/debug" } else { "target/release" });
+    let binaries = match binaries {
+        Some(folder) => folder,
+        None => {
+            println!("\n==> Building the Rust functions ({profile} profile)");
+            for function in &functions {
+                run_command(
+                    Command::new("cargo")
+                        .args(["build", "--profile", profile, "-p", function])
+                        .current_dir(&root),
+                )?;
+            }
+            root.join(if quick { "target/debug" } else { "target/release" })
+        }
+    };
 
     println!("\n==> Starting the local AWS emulator and loading the fixtures");
     let emulator = Emulator::start();
@@ -177,31 +193,8 @@ pub async fn run(quick: bool) -> Result<()> {
         }
     }
 
-    println!("\n==> The put handler hashing a {} MiB object", scale.large_object_mib);
-    let large = fixtures::upload_large_object(&aws, &work, scale.large_object_mib).await?;
-    results.large_object_pipe_seconds = pipe_to_sha256sum(&aws, &large).await?;
-    println!("    emulator -> sha256sum: {:.2} s", results.large_object_pipe_seconds);
-    for language in [Language::Rust, Language::Python] {
-        let function = "s3-put-handler";
-        let mut environment = environment(&emulator, &catalog, function, language);
-        environment.push(("OBJECTS_TABLE_NAME".to_owned(), fixtures::large_object_table(language)));
-        let launcher = Launcher {
-            function,
-            language,
-            binaries: &binaries,
-            root: &root,
-            python: emulator.python(),
-            environment,
-            log: work.join("logs").join(format!("large-object-{}.log", language.tag())),
-        };
-        let run = hash_large_object(&launcher, fixtures::large_object_event(&large)).await?;
-        println!(
-            "    {:<6} {:.2} s, peak RSS {:.1} MiB",
-            language.name(),
-            run.seconds,
-            report::mib(run.peak_rss)
-        );
-        results.large_object.push(run);
+    if functions.iter().any(|function| function == "s3-put-handler") {
+        measure_large_object(&mut results, &emulator, &catalog, &binaries, &root, &work).await?;
     }
     drop(emulator);
 
@@ -229,6 +222,46 @@ pub async fn run(quick: bool) -> Result<()> {
     };
     report::write(&results, &markdown, &chart)?;
     println!("\n==> Wrote {} and {}", markdown.display(), chart.display());
+    Ok(())
+}
+
+/// The put handler hashing one large object, in both languages, beside `curl | sha256sum`.
+async fn measure_large_object(
+    results: &mut Results,
+    emulator: &Emulator,
+    catalog: &fixtures::Catalog,
+    binaries: &Path,
+    root: &Path,
+    work: &Path,
+) -> Result<()> {
+    let scale = results.scale;
+    let aws = emulator.sdk_config();
+    println!("\n==> The put handler hashing a {} MiB object", scale.large_object_mib);
+    let large = fixtures::upload_large_object(&aws, work, scale.large_object_mib).await?;
+    results.large_object_pipe_seconds = pipe_to_sha256sum(&aws, &large).await?;
+    println!("    emulator -> sha256sum: {:.2} s", results.large_object_pipe_seconds);
+    for language in [Language::Rust, Language::Python] {
+        let function = "s3-put-handler";
+        let mut environment = environment(emulator, catalog, function, language);
+        environment.push(("OBJECTS_TABLE_NAME".to_owned(), fixtures::large_object_table(language)));
+        let launcher = Launcher {
+            function,
+            language,
+            binaries,
+            root,
+            python: emulator.python(),
+            environment,
+            log: work.join("logs").join(format!("large-object-{}.log", language.tag())),
+        };
+        let run = hash_large_object(&launcher, fixtures::large_object_event(&large)).await?;
+        println!(
+            "    {:<6} {:.2} s, peak RSS {:.1} MiB",
+            language.name(),
+            run.seconds,
+            report::mib(run.peak_rss)
+        );
+        results.large_object.push(run);
+    }
     Ok(())
 }
 

@@ -581,10 +581,11 @@ impl Story<'_> {
         self.step(1, "List the account's buckets with s3-list-buckets", async {
             let event: Value = serde_json::from_str(include_str!("../../s3-list-buckets/events/scheduled.json"))
                 .map_err(|e| e.to_string())?;
+            let port = self.runtimes.port("s3-list-buckets")?;
             println!(
-                "    $ cargo lambda invoke s3-list-buckets --data-file crates/s3-list-buckets/events/scheduled.json"
+                "    $ cargo lambda invoke -A 127.0.0.1 -P {port} s3-list-buckets --data-file crates/s3-list-buckets/events/scheduled.json"
             );
-            let (answer, failed) = invoke(self.runtimes.port("s3-list-buckets")?, "s3-list-buckets", &event).await?;
+            let (answer, failed) = invoke(port, "s3-list-buckets", &event).await?;
             println!("    {answer}");
             let expected = format!("[\"{bucket}\"]");
             if failed || answer["statusCode"] != 200 || answer["body"] != expected.as_str() {

@@ -9,7 +9,8 @@
 //!   took. Exits non-zero if any step did not do what it says. `--keep` leaves everything running
 //!   afterwards, until Ctrl-C.
 //! - `cargo xtask bench [--quick]`: every function in Rust beside its Python equivalent, measured
-//!   the same way in the same run; writes `docs/benchmarks.md` (see `bench.rs`).
+//!   the same way in the same run; writes `docs/benchmarks.md` (see `bench.rs`). `--binaries DIR`
+//!   measures the Rust binaries in DIR instead of building them; `--only` some functions.
 //! - `cargo xtask sizes [--update]`: fails when a function's arm64 binary grew more than 10% over
 //!   the baseline in `bench/binary-sizes.json` (see `sizes.rs`).
 
@@ -22,17 +23,19 @@ mod template;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask local [--keep] | bench [--quick] | sizes [--update]";
+const USAGE: &str =
+    "usage: cargo xtask local [--keep] | bench [--quick] [--binaries DIR] [--only F1,F2] | sizes [--update]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let flag = |name: &str| args.iter().skip(1).any(|arg| arg == name);
+    let value = |name: &str| args.iter().skip_while(|arg| *arg != name).nth(1).cloned();
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let task = async {
         match args.first().map(String::as_str) {
             Some("local") => local::run(flag("--keep")).await,
-            Some("bench") => bench::run(flag("--quick")).await,
+            Some("bench") => bench::run(flag("--quick"), value("--binaries").map(PathBuf::from), value("--only")).await,
             Some("sizes") => sizes::run(&root, flag("--update")),
             _ => Err(USAGE.to_owned()),
         }

@@ -8,10 +8,10 @@ use super::{python_folder, Language, Measured, Result, Results};
 
 /// The memory both languages are given, as in the template's `MemorySize`, in MB.
 pub const MEMORY_MB: u32 = 128;
-/// AWS Lambda's on-demand price for Arm (Graviton2) functions in US East (N. Virginia), first
-/// pricing tier: per GB-second of billed duration, and per million requests. From the AWS Lambda
-/// pricing page (aws.amazon.com/lambda/pricing), as published since Arm functions launched in
-/// September 2021 and unchanged as of November 2026.
+/// AWS Lambda's on-demand price for Arm functions in US East (N. Virginia), first pricing tier:
+/// per GB-second of billed duration, and per million requests. From the AWS Lambda pricing page
+/// (aws.amazon.com/lambda/pricing), the Arm table published when Arm functions launched in
+/// September 2021; this machine has no internet to check today's page, so the report says so.
 const PRICE_PER_GB_SECOND: f64 = 0.000_013_333_4;
 const PRICE_PER_MILLION_REQUESTS: f64 = 0.20;
 /// The targets the issue set, checked in the report.
@@ -438,27 +438,29 @@ pub fn write(results: &Results, markdown: &Path, chart: &Path) -> Result<()> {
     }
     let _ = writeln!(md);
 
-    let _ = writeln!(md, "## The put handler and a large object\n");
-    let object_mib = scale.large_object_mib as f64;
-    let _ = writeln!(md, "One {} MiB object of random bytes, indexed by a fresh process of each language (GetObject streamed through SHA-256, then PutItem), beside the same object read from the emulator into `sha256sum` with `curl`:\n", scale.large_object_mib);
-    let _ = writeln!(md, "| | time | throughput | peak RSS |\n|---|---:|---:|---:|");
-    let _ = writeln!(
-        md,
-        "| `curl <emulator>/<bucket>/<key> \\| sha256sum` | {:.2} s | {:.0} MiB/s | – |",
-        results.large_object_pipe_seconds,
-        object_mib / results.large_object_pipe_seconds.max(f64::EPSILON)
-    );
-    for run in &results.large_object {
+    if !results.large_object.is_empty() {
+        let _ = writeln!(md, "## The put handler and a large object\n");
+        let object_mib = scale.large_object_mib as f64;
+        let _ = writeln!(md, "One {} MiB object of random bytes, indexed by a fresh process of each language (GetObject streamed through SHA-256, then PutItem), beside the same object read from the emulator into `sha256sum` with `curl`:\n", scale.large_object_mib);
+        let _ = writeln!(md, "| | time | throughput | peak RSS |\n|---|---:|---:|---:|");
         let _ = writeln!(
             md,
-            "| {} put handler | {:.2} s | {:.0} MiB/s | {:.1} MiB |",
-            run.language.name(),
-            run.seconds,
-            object_mib / run.seconds.max(f64::EPSILON),
-            mib(run.peak_rss)
+            "| `curl <emulator>/<bucket>/<key> \\| sha256sum` | {:.2} s | {:.0} MiB/s | – |",
+            results.large_object_pipe_seconds,
+            object_mib / results.large_object_pipe_seconds.max(f64::EPSILON)
         );
+        for run in &results.large_object {
+            let _ = writeln!(
+                md,
+                "| {} put handler | {:.2} s | {:.0} MiB/s | {:.1} MiB |",
+                run.language.name(),
+                run.seconds,
+                object_mib / run.seconds.max(f64::EPSILON),
+                mib(run.peak_rss)
+            );
+        }
+        let _ = writeln!(md);
     }
-    let _ = writeln!(md);
 
     if let Some((sam, release)) = results.builds {
         let _ = writeln!(md, "## Build time\n");
@@ -485,8 +487,9 @@ pub fn write(results: &Results, markdown: &Path, chart: &Path) -> Result<()> {
     let _ = writeln!(
         md,
         "At {MEMORY_MB} MB, Arm, US East (N. Virginia): ${PRICE_PER_GB_SECOND} per GB-second and \
-         ${PRICE_PER_MILLION_REQUESTS:.2} per million requests (AWS Lambda pricing page, the on-demand \
-         Arm price table published since September 2021). Duration is billed per started millisecond; \
+         ${PRICE_PER_MILLION_REQUESTS:.2} per million requests (the AWS Lambda pricing page's on-demand \
+         Arm table as published in September 2021, when Arm functions launched; check the page for \
+         today's prices in your region). Duration is billed per started millisecond; \
          the warm median of this run stands in for the duration. Since August 2025 Lambda bills the \
          init phase of managed runtimes too, so a cold start costs its init time plus its first invocation.\n"
     );
