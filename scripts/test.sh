@@ -12,7 +12,7 @@ step "cargo fmt --all --check"
 cargo fmt --all --check
 
 step "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --quiet --workspace --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 
 step "cargo test --workspace"
 cargo test --workspace

@@ -306,9 +306,10 @@ pub fn write(results: &Results, markdown: &Path, chart: &Path) -> Result<()> {
     let _ = writeln!(
         md,
         "Events: the bucket listing lists 5 buckets; the put handler indexes a new 3 KB object per \
-         invocation (GetObject, SHA-256, conditional PutItem); the stream consumer applies a batch of \
-         10 new-object records (Rust: one transaction for the batch; the Python a developer would \
-         write: one transaction per record, which is also exactly-once); the HTTP function answers \
+         invocation (GetObject, SHA-256, conditional PutItem); the stream consumer applies a batch \
+         of one new-object record (one DynamoDB transaction: the record's marker and the folder's \
+         counters; with larger batches the Rust version groups records into one transaction, the \
+         Python one, as most would write it, makes one per record); the HTTP function answers \
          `GET /objects?folder=uploads/reports/&limit=20` from a table of 50 items. Python \
          equivalents: [`bench/python/`](../bench/python/) and the original bucket listing in \
          [`crates/s3-list-buckets/python/`](../crates/s3-list-buckets/python/).\n"
