@@ -535,7 +535,7 @@ pub fn write(results: &Results, markdown: &Path, chart: &Path) -> Result<()> {
     let _ = writeln!(md, "\n## Reproduce\n");
     let _ = writeln!(
         md,
-        "```bash\n./scripts/setup.sh          # the pinned tools, awslambdaric included\nsam build                   # optional: adds the arm64 package sizes\ncargo xtask bench           # about 25 minutes on 2 cores (two cold builds included); rewrites this page\ncargo xtask bench --quick   # a minute or two: the harness end to end, report in target/bench/\n```"
+        "```bash\n./scripts/setup.sh          # the pinned tools, awslambdaric included\nsource scripts/env.sh       # puts them (sam, cargo-lambda) on PATH\nsam build                   # optional: adds the arm64 package sizes\ncargo xtask bench           # about 25 minutes on 2 cores (two cold builds included); rewrites this page\ncargo xtask bench --quick   # a minute or two: the harness end to end, report in target/bench/\n```"
     );
 
     std::fs::write(markdown, md).map_err(|error| format!("{}: {error}", markdown.display()))?;
