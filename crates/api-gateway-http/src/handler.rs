@@ -183,7 +183,7 @@ async fn route(deps: &Deps, request: &Request) -> Answer {
 }
 
 /// The path the client asked for. API Gateway's REST APIs (and named stages of HTTP APIs) put the
-/// stage first (`/prod/objects`); the routes don't include it (PITFALLS 15).
+/// stage first (`/prod/objects`); the routes don't include it.
 fn path_without_stage(request: &Request) -> String {
     let path = request.uri().path();
     let stage = match request.request_context_ref() {
@@ -296,7 +296,7 @@ pub fn validate_upload_key(key: &str) -> Result<(), String> {
 }
 
 /// The request's JSON body as `T`, or the 4xx that says why not. Checks what `payload()` would
-/// silently turn into `None`: a missing or non-JSON content type (PITFALLS 12).
+/// silently turn into `None`: a missing or non-JSON content type.
 fn json_body<T: for<'de> Deserialize<'de>>(request: &Request) -> Result<T, Failure> {
     let content_type = request
         .headers()
@@ -487,7 +487,7 @@ fn json_response(status: StatusCode, value: &impl Serialize) -> Response<Body> {
     response
 }
 
-/// CORS headers on every response, errors included (PITFALLS 14): a browser hides a response
+/// CORS headers on every response, errors included: a browser hides a response
 /// without them from the page, even a 400 that says what to fix.
 fn add_cors_headers(config: &Config, request: &Request, response: &mut Response<Body>) {
     let Some(origin) = request.headers().get(ORIGIN).and_then(|origin| origin.to_str().ok()) else {

@@ -51,7 +51,7 @@ async fn list_bucket_names(s3: &Client) -> Result<Vec<String>, Error> {
     let mut names = Vec::new();
     let mut page = 0;
     // Not `while let Some(Ok(page))`: that idiom ends the loop quietly on the first error and
-    // returns a short list as if it were complete (PITFALLS 4). Any failed page fails the call.
+    // returns a short list as if it were complete. Any failed page fails the call.
     while let Some(result) = pages.next().await {
         page += 1;
         let output = result.map_err(|source| Error::ListBuckets { page, source })?;
