@@ -8,15 +8,53 @@ use aws_config::environment::{EnvironmentVariableCredentialsProvider, Environmen
 use aws_config::meta::credentials::CredentialsProviderChain;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::{ProfileFileCredentialsProvider, ProfileFileRegionProvider};
+use std::time::Duration;
+
 use aws_config::provider_config::ProviderConfig;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+
+/// The longest any one AWS call may take, its retries included. Below the shortest function
+/// timeout in the template (10 seconds, the HTTP API's), so a slow dependency becomes an error the
+/// function handles itself (the API answers 504 with a problem) instead of Lambda killing the
+/// invocation and API Gateway answering a bare 500.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(8);
+/// The longest one attempt may wait for the start of its response. DynamoDB answers in
+/// milliseconds and S3 sends a body's headers before the body, so a hung connection is given up
+/// and retried well before the operation's own limit.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// The longest a new connection may take to open.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Attempts per call, the first included. The SDK retries throttling, 5xx answers, timeouts and
+/// connection failures, with exponential backoff and jitter.
+pub const MAX_ATTEMPTS: u32 = 3;
+
+/// The timeouts every client gets (see the constants above for each value's reason).
+pub fn timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
+
+/// The retry policy every client gets: the SDK's standard mode, with a first backoff short
+/// enough that three attempts fit in [`OPERATION_TIMEOUT`].
+pub fn retries() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(1))
+}
 
 /// Loads the shared AWS configuration.
 ///
 /// Credentials and region come from the environment (which is where Lambda puts them) or, on a
 /// laptop, from `~/.aws`. Unlike the SDK's default chain, nothing here asks the EC2 instance
 /// metadata service, so a misconfigured local run fails at once instead of waiting on timeouts.
-/// `AWS_ENDPOINT_URL` (the local emulator) is honoured as usual.
+/// `AWS_ENDPOINT_URL` (the local emulator) is honoured as usual. Every client derived from it
+/// has [`timeouts`] and [`retries`].
 pub async fn load_config() -> SdkConfig {
     let http = https_client();
     // The profile providers may call STS or SSO for a profile that asks for it: they get the same
@@ -33,6 +71,8 @@ pub async fn load_config() -> SdkConfig {
         .credentials_provider(credentials)
         .region(region)
         .http_client(http)
+        .timeout_config(timeouts())
+        .retry_config(retries())
         .load()
         .await
 }

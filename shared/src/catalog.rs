@@ -35,8 +35,8 @@ pub struct ObjectItem {
     pub last_modified: String,
     /// When this item was written, RFC 3339.
     pub indexed_at: String,
-    /// The S3 event's `sequencer`, left-padded to a fixed width so that later events compare
-    /// greater as strings. Absent when the event carried none.
+    /// The S3 event's `sequencer`, right-padded with zeros to a fixed width so that later events
+    /// compare greater as strings (S3's rule). Absent when the event carried none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequencer: Option<String>,
 }

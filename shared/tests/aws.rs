@@ -18,6 +18,12 @@ async fn config_from_the_environment_reaches_the_emulator_with_path_style_s3() {
     let config = shared::aws::load_config().await;
 
     assert_eq!(config.endpoint_url(), Some(endpoint.as_str()));
+    // Every call gives up before the shortest function timeout (10 s), retries included.
+    let timeouts = config.timeout_config().unwrap();
+    assert!(timeouts.operation_timeout().unwrap() < std::time::Duration::from_secs(10));
+    assert!(timeouts.operation_attempt_timeout().unwrap() < timeouts.operation_timeout().unwrap());
+    assert!(timeouts.connect_timeout().is_some());
+    assert_eq!(config.retry_config().unwrap().max_attempts(), shared::aws::MAX_ATTEMPTS);
     assert_eq!(config.region().map(|region| region.as_ref()), Some(REGION));
     let credentials = config
         .credentials_provider()

@@ -117,6 +117,9 @@ pub fn sdk_config_for(endpoint: &str) -> SdkConfig {
         .endpoint_url(endpoint)
         .credentials_provider(SharedCredentialsProvider::new(credentials))
         .http_client(shared::aws::https_client())
+        // What production clients get, so tests see the same retries and time limits.
+        .timeout_config(shared::aws::timeouts())
+        .retry_config(shared::aws::retries())
         .build()
 }
 

@@ -2,13 +2,14 @@
 //! problem saying what to fix, anything else a 500 problem (the cause goes to the log). The
 //! handler's error type is `Infallible`: it never hands API Gateway an `Err` to turn into a 502.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::presigning::PresigningConfig;
-use lambda_http::http::header::{HeaderValue, ALLOW, CONTENT_TYPE, ORIGIN, VARY};
+use lambda_http::http::header::{HeaderValue, ALLOW, CONTENT_TYPE, ORIGIN, RETRY_AFTER, VARY};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
@@ -24,6 +25,11 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 const MAX_KEY_BYTES: usize = 1024;
 /// DynamoDB's limit on the length of a partition key, in bytes.
 const MAX_FOLDER_BYTES: usize = 2048;
+/// The most items one page of `/objects` or `/stats` holds. With keys and folders at most 2 KiB,
+/// a page stays far below Lambda's 6 MB response limit, however large the tables grow.
+const MAX_PAGE_ITEMS: i32 = 100;
+/// S3's limit for one PUT: larger files need a multipart upload, which this API does not hand out.
+const MAX_SINGLE_PUT_BYTES: u64 = 5 * 1024 * 1024 * 1024;
 
 /// What the function reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +39,9 @@ pub struct Config {
     pub uploads_bucket: String,
     pub upload_prefix: String,
     pub presign_expires_in: Duration,
+    /// `MAX_UPLOAD_BYTES`: the largest file an upload URL accepts (S3 checks it, see
+    /// [`create_upload`]).
+    pub max_upload_bytes: u64,
     /// Origins allowed to call the API from a browser; `*` allows any.
     pub allowed_origins: Vec<String>,
 }
@@ -55,6 +64,16 @@ impl Config {
                     "PRESIGN_EXPIRES_IN_SECONDS must be 1 to 604800, not {seconds:?}"
                 ))?,
         };
+        let max_upload_bytes = match lookup("MAX_UPLOAD_BYTES") {
+            None => 100 * 1024 * 1024,
+            Some(bytes) => bytes
+                .parse::<u64>()
+                .ok()
+                .filter(|bytes| (1..=MAX_SINGLE_PUT_BYTES).contains(bytes))
+                .ok_or(format!(
+                    "MAX_UPLOAD_BYTES must be 1 to {MAX_SINGLE_PUT_BYTES}, not {bytes:?}"
+                ))?,
+        };
         let allowed_origins = lookup("ALLOWED_ORIGINS")
             .unwrap_or_default()
             .split(',')
@@ -68,6 +87,7 @@ impl Config {
             uploads_bucket: required("UPLOADS_BUCKET_NAME")?,
             upload_prefix,
             presign_expires_in: Duration::from_secs(expires_in),
+            max_upload_bytes,
             allowed_origins,
         })
     }
@@ -100,6 +120,12 @@ enum Failure {
         path: String,
         allowed: &'static str,
     },
+    /// A dependency refused or failed the call (throttling, a 5xx, no connection): a 503, worth
+    /// retrying in a moment.
+    Unavailable(String),
+    /// A dependency did not answer within the SDK's timeouts: a 504, given by this function
+    /// before Lambda's own timeout would turn it into API Gateway's bare 500.
+    TimedOut(String),
     Internal(String),
 }
 
@@ -110,9 +136,38 @@ impl Failure {
     fn bad_request(detail: impl Into<String>) -> Failure {
         Failure::client(StatusCode::BAD_REQUEST, detail)
     }
-    /// An AWS call failed: log everything, tell the client nothing about it.
+    /// Something failed on our side: log everything, tell the client nothing about it.
     fn internal(what: &str, error: &dyn std::error::Error) -> Failure {
         Failure::Internal(format!("{what}: {}", shared::error::chain(error)))
+    }
+    /// An AWS call failed after the SDK's own retries: a 504 if it ran out of time, a 503 if
+    /// the service was throttling, failing or unreachable, else a 500. The client learns which,
+    /// never the details.
+    fn aws<E, R>(what: &str, error: SdkError<E, R>) -> Failure
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        let cause = format!("{what}: {}", shared::error::chain(&error));
+        match &error {
+            SdkError::TimeoutError(_) => Failure::TimedOut(cause),
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => Failure::TimedOut(cause),
+            SdkError::DispatchFailure(_) => Failure::Unavailable(cause),
+            SdkError::ServiceError(service)
+                if matches!(
+                    service.err().code(),
+                    Some(
+                        "ThrottlingException"
+                            | "ProvisionedThroughputExceededException"
+                            | "RequestLimitExceeded"
+                            | "SlowDown"
+                    )
+                ) =>
+            {
+                Failure::Unavailable(cause)
+            }
+            _ => Failure::Internal(cause),
+        }
     }
 }
 
@@ -138,6 +193,26 @@ pub async fn function_handler(deps: &Deps, request: Request) -> Result<Response<
             let mut response = problem.into_response(&request_id);
             response.headers_mut().insert(ALLOW, HeaderValue::from_static(allowed));
             response
+        }
+        Err(Failure::Unavailable(error)) => {
+            tracing::error!(%error, "a dependency is unavailable");
+            let problem = Problem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "The catalog's storage is busy or unreachable; try again in a moment.",
+            );
+            let mut response = problem.into_response(&request_id);
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            response
+        }
+        Err(Failure::TimedOut(error)) => {
+            tracing::error!(%error, "a dependency timed out");
+            Problem::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "The catalog's storage did not answer in time; try again.",
+            )
+            .into_response(&request_id)
         }
         Err(Failure::Internal(error)) => {
             tracing::error!(%error, "request failed");
@@ -175,7 +250,7 @@ async fn route(deps: &Deps, request: &Request) -> Answer {
         )),
         ("/uploads", _) => create_upload(deps, request).await,
         ("/objects", _) => list_objects(deps, request).await,
-        ("/stats", _) => list_stats(deps).await,
+        ("/stats", _) => list_stats(deps, request).await,
         (_, Some(("objects", encoded_key))) => get_object(deps, &decode_path(encoded_key)?).await,
         (_, Some((_, encoded_folder))) => get_stats(deps, &decode_path(encoded_folder)?).await,
         _ => Err(Failure::client(StatusCode::NOT_FOUND, format!("No route for {path}."))),
@@ -217,6 +292,12 @@ pub struct UploadRequest {
     pub key: String,
     /// The Content-Type the upload will be sent with (the signature covers it).
     pub content_type: Option<String>,
+    /// The file's exact size in bytes (the signature covers it: S3 refuses any other length).
+    pub size: u64,
+    /// Replace an object already at that key. Without it, S3 refuses the upload if the key
+    /// exists (412 Precondition Failed).
+    #[serde(default)]
+    pub overwrite: bool,
 }
 
 /// The answer to `POST /uploads`.
@@ -224,15 +305,36 @@ pub struct UploadRequest {
 pub struct UploadUrl {
     /// The object's full key: the upload prefix and the requested key.
     pub key: String,
-    /// A presigned URL: `PUT` the file there, with the same `Content-Type`.
+    /// A presigned URL: send the file there with `method` and exactly these `headers`.
     pub url: String,
+    /// Always `PUT`.
+    pub method: String,
+    /// The headers the signature covers (`content-type`, `content-length`, and `if-none-match`
+    /// unless overwriting): the upload must carry them with these values, or S3 refuses it.
+    pub headers: BTreeMap<String, String>,
     /// Seconds until the URL stops working.
     pub expires_in: u64,
 }
 
+/// Hands out a presigned PUT for one file of a declared size.
+///
+/// S3 itself enforces the limits, because they are signed into the URL: the `Content-Length`
+/// (a presigned URL cannot cap a body otherwise; a different length breaks the signature) and,
+/// unless `overwrite` is asked for, `If-None-Match: *` (S3 answers 412 if the key exists).
 async fn create_upload(deps: &Deps, request: &Request) -> Answer {
     let upload = json_body::<UploadRequest>(request)?;
     validate_upload_key(&upload.key).map_err(Failure::bad_request)?;
+    let max_bytes = deps.config.max_upload_bytes;
+    if upload.size > max_bytes {
+        return Err(Failure::client(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The file is {} bytes; uploads of at most {max_bytes} bytes are accepted.",
+                upload.size
+            ),
+        ));
+    }
+    let size = i64::try_from(upload.size).map_err(|_| Failure::bad_request("size is too large."))?;
     let content_type = upload
         .content_type
         .unwrap_or_else(|| "application/octet-stream".to_owned());
@@ -254,18 +356,27 @@ async fn create_upload(deps: &Deps, request: &Request) -> Answer {
     let expires_in = deps.config.presign_expires_in;
     let presigning =
         PresigningConfig::expires_in(expires_in).map_err(|error| Failure::internal("presigning config", &error))?;
-    let presigned = deps
+    let put = deps
         .s3
         .put_object()
         .bucket(&deps.config.uploads_bucket)
         .key(&key)
         .content_type(&content_type)
+        .content_length(size);
+    let put = if upload.overwrite { put } else { put.if_none_match("*") };
+    let presigned = put
         .presigned(presigning)
         .await
         .map_err(|error| Failure::internal("presigning a PUT", &error))?;
+    let headers = presigned
+        .headers()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+        .collect();
     let answer = UploadUrl {
         key,
         url: presigned.uri().to_owned(),
+        method: presigned.method().to_owned(),
+        headers,
         expires_in: expires_in.as_secs(),
     };
     Ok(json_response(StatusCode::CREATED, &answer))
@@ -338,16 +449,7 @@ async fn list_objects(deps: &Deps, request: &Request) -> Answer {
     let query = request.query_string_parameters();
     let folder = query.first("folder").unwrap_or(&deps.config.upload_prefix).to_owned();
     check_folder(&folder)?;
-    let limit = match query.first("limit") {
-        None => 20,
-        Some(limit) => limit
-            .parse::<i32>()
-            .ok()
-            .filter(|limit| (1..=100).contains(limit))
-            .ok_or_else(|| {
-                Failure::bad_request(format!("limit must be a whole number from 1 to 100, not {limit:?}."))
-            })?,
-    };
+    let limit = page_limit(query.first("limit"))?;
     let start = query
         .first("cursor")
         .map(|cursor| decode_cursor(cursor, &folder))
@@ -363,30 +465,80 @@ async fn list_objects(deps: &Deps, request: &Request) -> Answer {
         .set_exclusive_start_key(start)
         .send()
         .await
-        .map_err(|error| Failure::internal("querying objects", &error))?;
+        .map_err(|error| Failure::aws("querying objects", error))?;
     let items = serde_dynamo::from_items(output.items.unwrap_or_default())
         .map_err(|error| Failure::internal("reading object items", &error))?;
     let next_cursor = output.last_evaluated_key.as_ref().and_then(encode_cursor);
     Ok(json_response(StatusCode::OK, &ObjectPage { items, next_cursor }))
 }
 
+/// The `limit` of a page: 20 unless asked, at most [`MAX_PAGE_ITEMS`].
+fn page_limit(limit: Option<&str>) -> Result<i32, Failure> {
+    match limit {
+        None => Ok(20),
+        Some(limit) => limit
+            .parse::<i32>()
+            .ok()
+            .filter(|limit| (1..=MAX_PAGE_ITEMS).contains(limit))
+            .ok_or_else(|| {
+                Failure::bad_request(format!(
+                    "limit must be a whole number from 1 to {MAX_PAGE_ITEMS}, not {limit:?}."
+                ))
+            }),
+    }
+}
+
 /// The cursor is the last key of the page, as JSON, hex-encoded: opaque to clients, checked when
 /// it comes back.
 fn encode_cursor(last_key: &HashMap<String, AttributeValue>) -> Option<String> {
-    let folder = last_key.get("folder")?.as_s().ok()?;
-    let key = last_key.get("key")?.as_s().ok()?;
-    Some(hex::encode(json!({"folder": folder, "key": key}).to_string()))
+    let position: serde_json::Map<String, Value> = last_key
+        .iter()
+        .map(|(name, value)| Some((name.clone(), Value::from(value.as_s().ok()?.as_str()))))
+        .collect::<Option<_>>()?;
+    Some(hex::encode(Value::Object(position).to_string()))
 }
 
+/// The string attributes a cursor names; `None` if it is not one [`encode_cursor`] could give.
+fn cursor_fields(cursor: &str) -> Option<serde_json::Map<String, Value>> {
+    // Twice the hex of the longest folder and key, with room for the JSON around them.
+    if cursor.len() > 4 * (MAX_FOLDER_BYTES + MAX_KEY_BYTES) {
+        return None;
+    }
+    match serde_json::from_slice(&hex::decode(cursor).ok()?).ok()? {
+        Value::Object(fields) => Some(fields),
+        _ => None,
+    }
+}
+
+/// The start key of the next page of `folder`'s objects, checked as DynamoDB would (a key longer
+/// than it allows would fail the query with a 500, not the 400 the client deserves).
 fn decode_cursor(cursor: &str, folder: &str) -> Result<HashMap<String, AttributeValue>, Failure> {
     let invalid = || Failure::bad_request("cursor is not one this API gave out for this folder.");
-    let bytes = hex::decode(cursor).map_err(|_| invalid())?;
-    let position: Value = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
-    match (position["folder"].as_str(), position["key"].as_str()) {
-        (Some(cursor_folder), Some(key)) if cursor_folder == folder && folder_of(key) == folder => Ok(HashMap::from([
-            ("folder".to_owned(), AttributeValue::S(folder.to_owned())),
-            ("key".to_owned(), AttributeValue::S(key.to_owned())),
-        ])),
+    let fields = cursor_fields(cursor).ok_or_else(invalid)?;
+    match (
+        fields.get("folder").and_then(Value::as_str),
+        fields.get("key").and_then(Value::as_str),
+    ) {
+        (Some(cursor_folder), Some(key))
+            if cursor_folder == folder && folder_of(key) == folder && key.len() <= MAX_KEY_BYTES =>
+        {
+            Ok(HashMap::from([
+                ("folder".to_owned(), AttributeValue::S(folder.to_owned())),
+                ("key".to_owned(), AttributeValue::S(key.to_owned())),
+            ]))
+        }
+        _ => Err(invalid()),
+    }
+}
+
+/// The start key of the next page of `/stats`.
+fn decode_stats_cursor(cursor: &str) -> Result<HashMap<String, AttributeValue>, Failure> {
+    let invalid = || Failure::bad_request("cursor is not one this API gave out for /stats.");
+    let fields = cursor_fields(cursor).ok_or_else(invalid)?;
+    match fields.get("folder").and_then(Value::as_str) {
+        Some(folder) if fields.len() == 1 && !folder.is_empty() && folder.len() <= MAX_FOLDER_BYTES => Ok(
+            HashMap::from([("folder".to_owned(), AttributeValue::S(folder.to_owned()))]),
+        ),
         _ => Err(invalid()),
     }
 }
@@ -413,7 +565,7 @@ async fn get_object(deps: &Deps, key: &str) -> Answer {
         .key("key", AttributeValue::S(key.to_owned()))
         .send()
         .await
-        .map_err(|error| Failure::internal("reading an object", &error))?;
+        .map_err(|error| Failure::aws("reading an object", error))?;
     let item = output
         .item
         .ok_or_else(|| Failure::client(StatusCode::NOT_FOUND, format!("No object {key:?} is indexed.")))?;
@@ -424,22 +576,36 @@ async fn get_object(deps: &Deps, key: &str) -> Answer {
 
 // --- GET /stats and /stats/{folder+} -------------------------------------------------------
 
-async fn list_stats(deps: &Deps) -> Answer {
-    // The statistics table holds one item per folder: small enough to read whole, page by page.
-    let mut pages = deps
+/// A page of `GET /stats`.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct StatsPage {
+    /// Sorted by folder within the page; pages come in the table's own order, not alphabetical.
+    pub folders: Vec<FolderStats>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+async fn list_stats(deps: &Deps, request: &Request) -> Answer {
+    let query = request.query_string_parameters();
+    let limit = page_limit(query.first("limit"))?;
+    let start = query.first("cursor").map(decode_stats_cursor).transpose()?;
+    // One page per request, like /objects: a response that grew with the number of folders
+    // would one day pass Lambda's 6 MB limit and fail for good.
+    let output = deps
         .dynamodb
         .scan()
         .table_name(&deps.config.statistics_table)
-        .into_paginator()
-        .items()
-        .send();
-    let mut folders: Vec<FolderStats> = Vec::new();
-    while let Some(item) = pages.next().await {
-        let item = item.map_err(|error| Failure::internal("scanning statistics", &error))?;
-        folders.push(serde_dynamo::from_item(item).map_err(|error| Failure::internal("reading statistics", &error))?);
-    }
+        .limit(limit)
+        .set_exclusive_start_key(start)
+        .send()
+        .await
+        .map_err(|error| Failure::aws("scanning statistics", error))?;
+    let mut folders: Vec<FolderStats> = serde_dynamo::from_items(output.items.unwrap_or_default())
+        .map_err(|error| Failure::internal("reading statistics", &error))?;
     folders.sort_by(|left, right| left.folder.cmp(&right.folder));
-    Ok(json_response(StatusCode::OK, &json!({ "folders": folders })))
+    let next_cursor = output.last_evaluated_key.as_ref().and_then(encode_cursor);
+    Ok(json_response(StatusCode::OK, &StatsPage { folders, next_cursor }))
 }
 
 async fn get_stats(deps: &Deps, folder: &str) -> Answer {
@@ -451,7 +617,7 @@ async fn get_stats(deps: &Deps, folder: &str) -> Answer {
         .key("folder", AttributeValue::S(folder.to_owned()))
         .send()
         .await
-        .map_err(|error| Failure::internal("reading statistics", &error))?;
+        .map_err(|error| Failure::aws("reading statistics", error))?;
     let item = output
         .item
         .ok_or_else(|| Failure::client(StatusCode::NOT_FOUND, format!("No statistics for folder {folder:?}.")))?;
@@ -545,6 +711,24 @@ mod tests {
     }
 
     #[test]
+    fn a_cursor_whose_key_dynamodb_would_refuse_is_a_client_error() {
+        let long_key = format!("uploads/a/{}", "k".repeat(MAX_KEY_BYTES));
+        let cursor = hex::encode(json!({"folder": "uploads/a/", "key": long_key}).to_string());
+        assert!(matches!(
+            decode_cursor(&cursor, "uploads/a/"),
+            Err(Failure::Client(problem)) if problem.status == 400
+        ));
+        let folder_cursor = hex::encode(json!({"folder": "x".repeat(MAX_FOLDER_BYTES + 1)}).to_string());
+        assert!(decode_stats_cursor(&folder_cursor).is_err());
+        let stats_cursor = encode_cursor(&HashMap::from([(
+            "folder".to_owned(),
+            AttributeValue::S("uploads/a/".to_owned()),
+        )]))
+        .unwrap();
+        assert!(decode_stats_cursor(&stats_cursor).is_ok());
+    }
+
+    #[test]
     fn config_reads_origins_and_expiry() {
         let env = HashMap::from([
             ("OBJECTS_TABLE_NAME", "objects"),
@@ -552,10 +736,12 @@ mod tests {
             ("UPLOADS_BUCKET_NAME", "bucket"),
             ("ALLOWED_ORIGINS", "https://a.example, https://b.example"),
             ("PRESIGN_EXPIRES_IN_SECONDS", "60"),
+            ("MAX_UPLOAD_BYTES", "1048576"),
         ]);
         let config = Config::from_lookup(|name| env.get(name).map(|value| (*value).to_owned())).unwrap();
         assert_eq!(config.allowed_origins, ["https://a.example", "https://b.example"]);
         assert_eq!(config.presign_expires_in, Duration::from_secs(60));
+        assert_eq!(config.max_upload_bytes, 1_048_576);
         assert_eq!(config.upload_prefix, "uploads/");
         let bad = Config::from_lookup(|name| match name {
             "PRESIGN_EXPIRES_IN_SECONDS" => Some("0".to_owned()),

@@ -3,7 +3,8 @@
 //! - Trigger: API Gateway HTTP API (payload 2.0) or REST API (payload 1.0), or a function URL.
 //! - Environment: `OBJECTS_TABLE_NAME`, `STATISTICS_TABLE_NAME`, `UPLOADS_BUCKET_NAME`,
 //!   `UPLOAD_PREFIX` (default `uploads/`), `PRESIGN_EXPIRES_IN_SECONDS` (default 900),
-//!   `ALLOWED_ORIGINS` (comma-separated, or `*`; default none).
+//!   `MAX_UPLOAD_BYTES` (default 104857600), `ALLOWED_ORIGINS` (comma-separated, or `*`; default
+//!   none).
 //! - IAM: `dynamodb:Query`/`GetItem` on the objects table, `dynamodb:Scan`/`GetItem` on the
 //!   statistics table, `s3:PutObject` on `<bucket>/<prefix>*` (for the presigned URLs).
 //! - Run it locally: `./scripts/local.sh`, or see this crate's README.

@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use api_gateway_http::{function_handler, Config, Deps, ObjectPage, UploadUrl};
+use api_gateway_http::{function_handler, Config, Deps, ObjectPage, StatsPage, UploadUrl};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use proptest::prelude::*;
@@ -31,6 +31,7 @@ async fn api(emulator: &Emulator, tag: &str) -> Deps {
         uploads_bucket: format!("uploads-{tag}"),
         upload_prefix: "uploads/".to_owned(),
         presign_expires_in: Duration::from_secs(900),
+        max_upload_bytes: 1024,
         allowed_origins: vec![ORIGIN.to_owned()],
     };
     let deps = Deps::new(&emulator.sdk_config(), config);
@@ -166,15 +167,20 @@ async fn set_stats(deps: &Deps, folder: &str, objects: i64, bytes: i64) {
         .unwrap();
 }
 
-/// PUTs `body` to a presigned URL with a plain HTTP/1.1 request; returns the status code.
-fn put_to(url: &str, content_type: &str, body: &[u8]) -> u16 {
-    let rest = url.strip_prefix("http://").expect("an http URL from the emulator");
+/// Sends `body` to an upload URL as a browser would, with the headers the answer lists (and a
+/// `Content-Length` that is the body's); returns the status code.
+fn put_to(upload: &UploadUrl, body: &[u8]) -> u16 {
+    let rest = upload
+        .url
+        .strip_prefix("http://")
+        .expect("an http URL from the emulator");
     let (host, path) = rest.split_at(rest.find('/').expect("a path"));
     let mut stream = TcpStream::connect(host).unwrap();
-    let head = format!(
-        "PUT {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
+    let mut head = format!("{} {path} HTTP/1.1\r\nHost: {host}\r\n", upload.method);
+    for (name, value) in upload.headers.iter().filter(|(name, _)| *name != "content-length") {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\nConnection: close\r\n\r\n", body.len()));
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
     let mut answer = String::new();
@@ -213,10 +219,7 @@ async fn an_upload_url_accepts_a_real_put_to_the_bucket() {
     let upload: UploadUrl = serde_json::from_value(body).unwrap();
     assert_eq!(upload.key, "uploads/reports/q3.pdf");
     assert_eq!(upload.expires_in, 900);
-    assert_eq!(
-        put_to(&upload.url, "application/pdf", b"%PDF-1.7 quarterly numbers"),
-        200
-    );
+    assert_eq!(put_to(&upload, b"%PDF-1.7 quarterly numbers"), 200);
     let stored = deps
         .s3
         .head_object()
@@ -232,28 +235,46 @@ async fn upload_requests_that_are_wrong_get_a_400_or_413_saying_why() {
     let emulator = Emulator::start();
     let deps = api(&emulator, "upload-errors").await;
     let json_header = [("content-type", "application/json")];
-    let too_large = format!(r#"{{"key": "{}"}}"#, "a".repeat(20_000));
+    let too_large = format!(r#"{{"key": "{}", "size": 1}}"#, "a".repeat(20_000));
     // (headers, body, expected status, words the detail must contain)
     type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, u16, &'a str);
-    let cases: [Case; 8] = [
+    let cases: [Case; 11] = [
         (&json_header, "{not json", 400, "not a valid request"),
         (
             &[("content-type", "text/plain")],
-            r#"{"key": "a.txt"}"#,
+            r#"{"key": "a.txt", "size": 1}"#,
             400,
             "application/json",
         ),
-        (&[], r#"{"key": "a.txt"}"#, 400, "application/json"),
-        (&json_header, r#"{"key": ""}"#, 400, "empty"),
-        (&json_header, r#"{"key": "a/../../etc/passwd"}"#, 400, "'..'"),
-        (&json_header, r#"{"key": "/root.txt"}"#, 400, "start with '/'"),
+        (&[], r#"{"key": "a.txt", "size": 1}"#, 400, "application/json"),
+        (&json_header, r#"{"key": "", "size": 1}"#, 400, "empty"),
+        (&json_header, r#"{"key": "a/../../etc/passwd", "size": 1}"#, 400, "'..'"),
         (
             &json_header,
-            r#"{"key": "a.txt", "bucket": "other"}"#,
+            r#"{"key": "/root.txt", "size": 1}"#,
+            400,
+            "start with '/'",
+        ),
+        (
+            &json_header,
+            r#"{"key": "a.txt", "size": 1, "bucket": "other"}"#,
             400,
             "unknown field",
         ),
         (&json_header, &too_large, 413, "at most"),
+        (&json_header, r#"{"key": "a.txt"}"#, 400, "missing field `size`"),
+        (
+            &json_header,
+            r#"{"key": "a.txt", "size": -1}"#,
+            400,
+            "not a valid request",
+        ),
+        (
+            &json_header,
+            r#"{"key": "a.txt", "size": 1025}"#,
+            413,
+            "at most 1024 bytes",
+        ),
     ];
     for shape in SHAPES {
         for (headers, body, expected, detail) in cases {
@@ -263,6 +284,70 @@ async fn upload_requests_that_are_wrong_get_a_400_or_413_saying_why() {
             assert!(problem(status, &answer, &response).contains(detail), "{answer}");
         }
     }
+}
+
+async fn upload_url(deps: &Deps, body: Value) -> UploadUrl {
+    let post = request(
+        Shape::HttpApiV2,
+        "POST",
+        "/uploads",
+        &[],
+        &[("content-type", "application/json")],
+        Some(&body.to_string()),
+    );
+    let (status, answer, _) = call(deps, post).await;
+    assert_eq!(status, 201, "{answer}");
+    serde_json::from_value(answer).unwrap()
+}
+
+#[tokio::test]
+async fn an_upload_url_signs_its_size_and_refuses_to_overwrite_unless_asked() {
+    let emulator = Emulator::start();
+    let deps = api(&emulator, "bounded").await;
+    let first = upload_url(
+        &deps,
+        json!({"key": "notes.txt", "content_type": "text/plain", "size": 5}),
+    )
+    .await;
+
+    // What S3 checks: the signature covers the length and the no-overwrite condition, so a
+    // client can change neither without S3 refusing the upload.
+    let signed = first
+        .url
+        .split("X-Amz-SignedHeaders=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap();
+    assert_eq!(signed, "content-length%3Bcontent-type%3Bhost%3Bif-none-match");
+    assert_eq!(first.method, "PUT");
+    assert_eq!(first.headers["content-length"], "5");
+    assert_eq!(first.headers["if-none-match"], "*");
+
+    assert_eq!(put_to(&first, b"first"), 200);
+    // What the emulator also checks: a second upload to the same key is refused.
+    let again = upload_url(
+        &deps,
+        json!({"key": "notes.txt", "content_type": "text/plain", "size": 6}),
+    )
+    .await;
+    assert_eq!(put_to(&again, b"second"), 412);
+    let replace = upload_url(
+        &deps,
+        json!({"key": "notes.txt", "content_type": "text/plain", "size": 6, "overwrite": true}),
+    )
+    .await;
+    assert!(!replace.headers.contains_key("if-none-match"));
+    assert_eq!(put_to(&replace, b"second"), 200);
+    let stored = deps
+        .s3
+        .head_object()
+        .bucket(&deps.config.uploads_bucket)
+        .key("uploads/notes.txt")
+        .send()
+        .await;
+    assert_eq!(stored.unwrap().content_length(), Some(6));
 }
 
 #[tokio::test]
@@ -305,6 +390,9 @@ async fn a_bad_limit_or_cursor_is_a_400() {
     let emulator = Emulator::start();
     let deps = api(&emulator, "paging-errors").await;
     let foreign_cursor = hex_of(r#"{"folder": "uploads/b/", "key": "uploads/b/x"}"#);
+    // A key longer than DynamoDB's 1,024 bytes: the query would fail, so the cursor must.
+    let long_key_cursor =
+        hex_of(&json!({"folder": "uploads/a/", "key": format!("uploads/a/{}", "k".repeat(1100))}).to_string());
     for shape in SHAPES {
         for query in [
             vec![("folder", "")],
@@ -313,6 +401,7 @@ async fn a_bad_limit_or_cursor_is_a_400() {
             vec![("limit", "ten")],
             vec![("cursor", "zz")],
             vec![("folder", "uploads/a/"), ("cursor", foreign_cursor.as_str())],
+            vec![("folder", "uploads/a/"), ("cursor", long_key_cursor.as_str())],
         ] {
             let (status, body, response) = call(&deps, get(shape, "/objects", &query)).await;
             assert_eq!(status, 400, "{shape:?} {query:?}");
@@ -359,16 +448,34 @@ async fn statistics_of_all_folders_and_of_one_or_a_404() {
     set_stats(&deps, "uploads/b/", 0, 0).await;
     set_stats(&deps, "uploads/a/", 2, 30).await;
 
+    set_stats(&deps, "uploads/c/", 1, 1).await;
+
     for shape in SHAPES {
-        let (status, body, _) = call(&deps, get(shape, "/stats", &[])).await;
-        assert_eq!(status, 200);
-        let folders: Vec<&str> = body["folders"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["folder"].as_str().unwrap())
-            .collect();
-        assert_eq!(folders, ["uploads/a/", "uploads/b/"], "{shape:?}");
+        // Page by page, one folder at a time: every folder once.
+        let mut folders = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..10 {
+            let mut query = vec![("limit", "1")];
+            if let Some(cursor) = &cursor {
+                query.push(("cursor", cursor));
+            }
+            let (status, body, _) = call(&deps, get(shape, "/stats", &query)).await;
+            assert_eq!(status, 200, "{body}");
+            let page: StatsPage = serde_json::from_value(body).unwrap();
+            assert!(page.folders.len() <= 1);
+            folders.extend(page.folders.into_iter().map(|stats| stats.folder));
+            cursor = page.next_cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        folders.sort();
+        assert_eq!(folders, ["uploads/a/", "uploads/b/", "uploads/c/"], "{shape:?}");
+        for query in [[("limit", "101")], [("cursor", "00")]] {
+            let (status, body, response) = call(&deps, get(shape, "/stats", &query)).await;
+            assert_eq!(status, 400, "{query:?}");
+            problem(400, &body, &response);
+        }
 
         let (status, body, _) = call(&deps, get(shape, "/stats/uploads/a/", &[])).await;
         assert_eq!(
@@ -453,6 +560,61 @@ async fn an_aws_failure_is_a_generic_500_with_the_details_only_in_the_log() {
     );
 }
 
+/// A dependency that accepts connections and never answers, like a DynamoDB endpoint that hangs.
+fn silent_endpoint() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for connection in listener.incoming() {
+            held.push(connection);
+        }
+    });
+    format!("http://{address}")
+}
+
+fn deps_against(endpoint: &str) -> Deps {
+    let config = Config {
+        objects_table: "objects".to_owned(),
+        statistics_table: "statistics".to_owned(),
+        uploads_bucket: "uploads".to_owned(),
+        upload_prefix: "uploads/".to_owned(),
+        presign_expires_in: Duration::from_secs(900),
+        max_upload_bytes: 1024,
+        allowed_origins: vec![ORIGIN.to_owned()],
+    };
+    Deps::new(&testkit::sdk_config_for(endpoint), config)
+}
+
+#[tokio::test]
+async fn a_dependency_that_does_not_answer_is_a_504_problem_before_the_function_times_out() {
+    let deps = deps_against(&silent_endpoint());
+    let started = std::time::Instant::now();
+
+    let (status, body, response) = call(&deps, get(Shape::HttpApiV2, "/objects/uploads/a.txt", &[])).await;
+
+    let waited = started.elapsed();
+    assert_eq!(status, 504, "{body}");
+    problem(504, &body, &response);
+    assert_eq!(response.headers()["access-control-allow-origin"], ORIGIN);
+    // The SDK gave up on its own, within its operation timeout and before the function's 10 s.
+    assert!(waited < Duration::from_secs(10), "{waited:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_dependency_is_a_503_problem_with_retry_after() {
+    // A port nobody listens on: every connection is refused.
+    let port = testkit::free_port();
+    let deps = deps_against(&format!("http://127.0.0.1:{port}"));
+
+    let (status, body, response) = call(&deps, get(Shape::HttpApiV2, "/stats", &[])).await;
+
+    assert_eq!(status, 503, "{body}");
+    problem(503, &body, &response);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(response.headers()["access-control-allow-origin"], ORIGIN);
+}
+
 // The property: whatever a client sends, the answer is never a 5xx, and every 4xx is a problem.
 
 fn method() -> impl Strategy<Value = &'static str> {
@@ -488,7 +650,7 @@ proptest! {
         path in path(),
         query in proptest::collection::vec(("(folder|limit|cursor|[a-z]{1,5})", "[ -~]{0,20}"), 0..3),
         content_type in prop::option::of(prop::sample::select(vec!["application/json", "application/json; charset=utf-8", "text/plain", ""])),
-        body in prop::option::of(prop_oneof!["[ -~]{0,40}", r#"\{"key": "[ -~]{0,20}"\}"#, r#"\{"key": "[a-z/.]{1,8}", "content_type": "[ -~]{0,10}"\}"#]),
+        body in prop::option::of(prop_oneof!["[ -~]{0,40}", r#"\{"key": "[ -~]{0,20}", "size": [0-9]{1,5}\}"#, r#"\{"key": "[a-z/.]{1,8}", "content_type": "[ -~]{0,10}", "size": [0-9]{1,5}, "overwrite": (true|false)\}"#]),
         shape in prop::sample::select(vec![Shape::HttpApiV2, Shape::RestApiV1]),
     ) {
         static EMULATOR: std::sync::OnceLock<Emulator> = std::sync::OnceLock::new();

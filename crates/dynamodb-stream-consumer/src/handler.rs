@@ -21,6 +21,22 @@ use shared::catalog::ObjectItem;
 
 /// DynamoDB's limit of actions in one transaction.
 const MAX_TRANSACTION_ACTIONS: usize = 100;
+/// How often a transaction cancelled by a conflict or by throttling is tried again within one
+/// invocation, waiting [`CONFLICT_BACKOFF`] doubled each time (0.1 + 0.2 + ... + 1.6 seconds), before its
+/// records are reported as failed. A short burst of contention then costs a few hundred
+/// milliseconds, not one of the event source mapping's retries (and, after the last of those,
+/// records parked in the failure queue: statistics that drift for good).
+const CONFLICT_RETRIES: u32 = 5;
+const CONFLICT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Cancellation reasons that say "try again": another transaction or write touched the same item
+/// at the same time, or the table was throttled. (`ConditionalCheckFailed` means the marker exists:
+/// the record was applied before.)
+const TRANSIENT_REASONS: [&str; 3] = [
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+];
 
 /// What the function reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -233,8 +249,9 @@ pub fn change_of(index: usize, record: &Value) -> Result<Change, RecordError> {
 /// applied before (a redelivery) and are left out.
 async fn apply_in_one_transaction(deps: &Deps, changes: &[(usize, Change)]) -> Result<(), (usize, RecordError)> {
     let mut remaining: Vec<&(usize, Change)> = changes.iter().collect();
-    // Each pass either succeeds, or learns which markers exist and drops those records; so it
-    // ends after at most one pass per record (in practice two at most).
+    let mut conflicts = 0;
+    // Each pass either succeeds, learns which markers exist and drops those records, or waits out
+    // a conflict; so it ends after at most one pass per record plus `CONFLICT_RETRIES`.
     while !remaining.is_empty() {
         let (first, last) = (remaining[0].0, remaining[remaining.len() - 1].0);
         let items = transaction_items(&deps.config, &remaining);
@@ -261,9 +278,25 @@ async fn apply_in_one_transaction(deps: &Deps, changes: &[(usize, Change)]) -> R
                     .filter(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
                     .map(|(position, _)| position)
                     .collect();
-                if already_applied.is_empty() {
+                let transient = reasons
+                    .iter()
+                    .any(|reason| reason.code().is_some_and(|code| TRANSIENT_REASONS.contains(&code)));
+                if already_applied.is_empty() && !(transient && conflicts < CONFLICT_RETRIES) {
                     let source = Box::new(SdkError::ServiceError(error));
                     return Err((first, RecordError::Transaction { first, last, source }));
+                }
+                if already_applied.is_empty() {
+                    let wait = CONFLICT_BACKOFF * 2u32.pow(conflicts);
+                    conflicts += 1;
+                    tracing::warn!(
+                        first,
+                        last,
+                        attempt = conflicts,
+                        wait_ms = wait.as_millis() as u64,
+                        "transaction conflicted or was throttled: trying again"
+                    );
+                    tokio::time::sleep(wait).await;
+                    continue;
                 }
                 tracing::info!(
                     count = already_applied.len(),
@@ -461,5 +494,88 @@ mod tests {
     fn config_needs_both_tables() {
         let config = Config::from_lookup(|name| (name == "STATISTICS_TABLE_NAME").then(|| "statistics".to_owned()));
         assert_eq!(config.unwrap_err(), "PROCESSED_RECORDS_TABLE_NAME is required");
+    }
+
+    // DynamoDB's conflicts and throttling can't be produced on demand by the emulator, so these
+    // answer from a mocked client.
+
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput;
+    use aws_sdk_dynamodb::types::error::TransactionCanceledException;
+    use aws_sdk_dynamodb::types::CancellationReason;
+    use aws_smithy_mocks::{create_mock_http_client, mock, MockResponseInterceptor, Rule, RuleMode};
+    use lambda_runtime::Context;
+
+    fn cancelled(codes: &[&str]) -> TransactWriteItemsError {
+        let reasons = codes
+            .iter()
+            .map(|code| CancellationReason::builder().code(*code).build())
+            .collect();
+        TransactWriteItemsError::TransactionCanceledException(
+            TransactionCanceledException::builder()
+                .message("Transaction cancelled")
+                .set_cancellation_reasons(Some(reasons))
+                .build(),
+        )
+    }
+
+    fn deps_answering(rule: &Rule) -> Deps {
+        let interceptor = MockResponseInterceptor::new()
+            .rule_mode(RuleMode::Sequential)
+            .with_rule(rule);
+        let config = aws_sdk_dynamodb::Config::builder()
+            .behavior_version(aws_sdk_dynamodb::config::BehaviorVersion::latest())
+            .region(aws_sdk_dynamodb::config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                "key", "secret", None, None, "test",
+            ))
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        Deps {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(config),
+            config: Config {
+                statistics_table: "statistics".to_owned(),
+                processed_records_table: "processed".to_owned(),
+                marker_ttl: Duration::from_secs(60),
+            },
+        }
+    }
+
+    fn one_record_batch() -> LambdaEvent<Value> {
+        let record = record("INSERT", None, Some(image("uploads/", "uploads/a.txt", 10)));
+        LambdaEvent::new(json!({ "Records": [record] }), Context::default())
+    }
+
+    #[tokio::test]
+    async fn a_conflicting_or_throttled_transaction_is_tried_again_before_anything_is_reported() {
+        let transaction = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+            .sequence()
+            .error(|| cancelled(&["None", "TransactionConflict"]))
+            .error(|| cancelled(&["ThrottlingError", "None"]))
+            .output(|| TransactWriteItemsOutput::builder().build())
+            .build();
+
+        let response = function_handler(&deps_answering(&transaction), one_record_batch())
+            .await
+            .unwrap();
+
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(transaction.num_calls(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_conflict_that_outlasts_the_retries_reports_the_record() {
+        let transaction = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+            .sequence()
+            .error(|| cancelled(&["None", "TransactionConflict"]))
+            .repeatedly()
+            .build();
+
+        let response = function_handler(&deps_answering(&transaction), one_record_batch())
+            .await
+            .unwrap();
+
+        assert_eq!(response.batch_item_failures.len(), 1);
+        assert_eq!(transaction.num_calls(), 1 + CONFLICT_RETRIES as usize);
     }
 }

@@ -1,14 +1,16 @@
-//! Indexing uploads: for each S3 `ObjectCreated` record, decode the key, hash the object as a
-//! stream, and write its item with a conditional write, so that duplicate and late events change
-//! nothing.
+//! The catalog follows the bucket: for each S3 `ObjectCreated` record, decode the key, hash the
+//! object as a stream and write its item; for each `ObjectRemoved` record, delete the item. Both
+//! writes are conditional on the event's `sequencer`, so duplicate and late events change nothing.
 
 use std::time::{Instant, SystemTime};
 
 use aws_lambda_events::s3::S3Entity;
+use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::get_object::GetObjectError;
+use aws_sdk_s3::operation::head_object::HeadObjectError;
 use aws_sdk_s3::primitives::{ByteStreamError, DateTime, DateTimeFormat};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::{Deserialize, Serialize};
@@ -18,8 +20,9 @@ use shared::catalog::{folder_of, ObjectItem};
 use shared::s3_key::{decode_event_key, KeyError};
 use tracing::Instrument;
 
-/// Sequencers are left-padded with zeros to this many hex digits before they are stored, so that
-/// DynamoDB's string comparison orders them as S3 intends (S3's are 16 to 20 digits today).
+/// Sequencers are right-padded with zeros to this many hex digits before they are stored, so that
+/// DynamoDB's string comparison orders them as S3 intends (S3's are 16 to 20 digits today; a
+/// longer one is refused as malformed rather than compared wrongly).
 const SEQUENCER_WIDTH: usize = 32;
 
 /// What the function reads from its environment.
@@ -77,10 +80,13 @@ pub struct Summary {
     pub outside_prefix: usize,
     /// Objects deleted before we could read them.
     pub deleted: usize,
-    /// Objects overwritten since the event: the newer write's own event indexes them.
+    /// Objects overwritten (or, for a removal, written again) since the event: the newer
+    /// write's own event indexes them.
     pub superseded: usize,
-    /// Records that are not `ObjectCreated` events.
-    pub not_created: usize,
+    /// Items deleted because their object was removed from the bucket.
+    pub removed: usize,
+    /// Records that are neither `ObjectCreated` nor `ObjectRemoved` events.
+    pub other_event: usize,
 }
 
 /// The outcome of one record that did not fail.
@@ -91,7 +97,8 @@ pub enum Outcome {
     OutsidePrefix,
     Deleted,
     Superseded,
-    NotCreated,
+    Removed,
+    OtherEvent,
 }
 
 impl Summary {
@@ -102,7 +109,8 @@ impl Summary {
             Outcome::OutsidePrefix => &mut self.outside_prefix,
             Outcome::Deleted => &mut self.deleted,
             Outcome::Superseded => &mut self.superseded,
-            Outcome::NotCreated => &mut self.not_created,
+            Outcome::Removed => &mut self.removed,
+            Outcome::OtherEvent => &mut self.other_event,
         };
         *counter += 1;
     }
@@ -167,9 +175,22 @@ pub enum RecordError {
         #[source]
         source: Box<SdkError<PutItemError>>,
     },
+    #[error("checking whether s3://{bucket}/{key} exists again failed")]
+    Head {
+        bucket: String,
+        key: String,
+        #[source]
+        source: Box<SdkError<HeadObjectError>>,
+    },
+    #[error("deleting the item for {key} failed")]
+    Delete {
+        key: String,
+        #[source]
+        source: Box<SdkError<DeleteItemError>>,
+    },
 }
 
-/// Indexes every `ObjectCreated` record of an S3 event notification.
+/// Applies every `ObjectCreated` and `ObjectRemoved` record of an S3 event notification.
 ///
 /// Every record is attempted; if any failed, the invocation fails after the others are written,
 /// so Lambda retries the event and the failed records get another chance.
@@ -208,7 +229,7 @@ pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<
     }
 }
 
-/// One `ObjectCreated` record, checked and decoded.
+/// One record, checked and decoded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Upload {
     pub event_name: String,
@@ -216,7 +237,7 @@ pub struct Upload {
     /// The key as it is in the bucket (decoded).
     pub key: String,
     pub etag: Option<String>,
-    /// The sequencer, padded for comparison (see [`SEQUENCER_WIDTH`]).
+    /// The sequencer, padded for comparison (see [`padded_sequencer`]).
     pub sequencer: Option<String>,
 }
 
@@ -242,9 +263,11 @@ pub fn parse_record(index: usize, record: &Value) -> Result<Upload, RecordError>
     let bucket = non_empty(record.s3.bucket.name, "s3.bucket.name")?;
     let raw_key = non_empty(record.s3.object.key, "s3.object.key")?;
     let sequencer = match record.s3.object.sequencer {
-        Some(sequencer) => {
-            Some(padded_sequencer(&sequencer).ok_or_else(|| malformed(format!("sequencer {sequencer:?} is not hex")))?)
-        }
+        Some(sequencer) => Some(padded_sequencer(&sequencer).ok_or_else(|| {
+            malformed(format!(
+                "sequencer {sequencer:?} is not 1 to {SEQUENCER_WIDTH} hex digits"
+            ))
+        })?),
         None => None,
     };
     Ok(Upload {
@@ -256,13 +279,16 @@ pub fn parse_record(index: usize, record: &Value) -> Result<Upload, RecordError>
     })
 }
 
-/// S3's advice for comparing sequencers of different lengths: left-pad the shorter with zeros,
-/// then compare as strings. Storing them padded lets DynamoDB do that comparison for us.
-fn padded_sequencer(sequencer: &str) -> Option<String> {
-    if sequencer.is_empty() || !sequencer.chars().all(|c| c.is_ascii_hexdigit()) {
+/// S3's rule for comparing the sequencers of two events for the same key: pad the shorter one with
+/// zeros *on the right*, then compare as strings (S3 User Guide, "Event message structure").
+/// Storing every sequencer right-padded to one width lets DynamoDB's string comparison apply that
+/// rule for us. (Older guides said left-pad; on some pairs the two rules disagree, and a newer
+/// event would then be taken for an older one.)
+pub fn padded_sequencer(sequencer: &str) -> Option<String> {
+    if sequencer.is_empty() || sequencer.len() > SEQUENCER_WIDTH || !sequencer.chars().all(|c| c.is_ascii_hexdigit()) {
         return None;
     }
-    Some(format!("{:0>SEQUENCER_WIDTH$}", sequencer.to_ascii_uppercase()))
+    Some(format!("{:0<SEQUENCER_WIDTH$}", sequencer.to_ascii_uppercase()))
 }
 
 async fn index_record(deps: &Deps, index: usize, record: &Value) -> Result<Outcome, RecordError> {
@@ -282,7 +308,7 @@ async fn index_record(deps: &Deps, index: usize, record: &Value) -> Result<Outco
     .await
 }
 
-/// Reads, hashes and writes one upload; returns what happened and the object's size.
+/// Applies one record; returns what happened and the size of the object read (0 if none).
 async fn index_upload(deps: &Deps, upload: &Upload) -> Result<(Outcome, u64), RecordError> {
     // The loop guard, in code as well as in the trigger's filter: whatever lands outside the
     // upload prefix is never read and never written.
@@ -290,9 +316,13 @@ async fn index_upload(deps: &Deps, upload: &Upload) -> Result<(Outcome, u64), Re
         tracing::warn!(prefix = %deps.config.upload_prefix, "key is outside the upload prefix: ignored");
         return Ok((Outcome::OutsidePrefix, 0));
     }
+    if upload.event_name.starts_with("ObjectRemoved:") {
+        // Boxed: nesting its future inline makes the handler's future type too deep for rustc.
+        return Ok((Box::pin(remove_item(deps, upload)).await?, 0));
+    }
     if !upload.event_name.starts_with("ObjectCreated:") {
-        tracing::warn!(event_name = %upload.event_name, "not an ObjectCreated event: ignored");
-        return Ok((Outcome::NotCreated, 0));
+        tracing::warn!(event_name = %upload.event_name, "neither ObjectCreated nor ObjectRemoved: ignored");
+        return Ok((Outcome::OtherEvent, 0));
     }
 
     let object = match read_object(deps, upload).await? {
@@ -431,6 +461,68 @@ async fn write_item(deps: &Deps, item: ObjectItem) -> Result<Outcome, RecordErro
     }
 }
 
+/// Deletes the item of a removed object, unless the table holds a later event for its key.
+///
+/// With a sequencer (S3 always sends one): deleted only if the stored item's is smaller, so a
+/// removal delivered after a newer upload's event leaves the newer item alone. Without one (the
+/// local emulator): deleted only if the key is still absent from the bucket.
+async fn remove_item(deps: &Deps, upload: &Upload) -> Result<Outcome, RecordError> {
+    if upload.sequencer.is_none() && object_exists(deps, upload).await? {
+        tracing::info!("the key was written again since this removal: its newer event indexes it");
+        return Ok(Outcome::Superseded);
+    }
+    let request = deps
+        .dynamodb
+        .delete_item()
+        .table_name(&deps.config.objects_table)
+        .key("folder", AttributeValue::S(folder_of(&upload.key).to_owned()))
+        .key("key", AttributeValue::S(upload.key.clone()))
+        .expression_attribute_names("#key", "key");
+    let request = match &upload.sequencer {
+        Some(sequencer) => request
+            .condition_expression(
+                "attribute_exists(#key) AND (attribute_not_exists(#sequencer) OR #sequencer < :sequencer)",
+            )
+            .expression_attribute_names("#sequencer", "sequencer")
+            .expression_attribute_values(":sequencer", AttributeValue::S(sequencer.clone())),
+        None => request.condition_expression("attribute_exists(#key)"),
+    };
+    match request.send().await {
+        Ok(_) => {
+            tracing::info!("object removed from the bucket: item deleted");
+            Ok(Outcome::Removed)
+        }
+        Err(SdkError::ServiceError(error)) if error.err().is_conditional_check_failed_exception() => {
+            tracing::info!("no item, or one from a later event: unchanged");
+            Ok(Outcome::Unchanged)
+        }
+        Err(source) => Err(RecordError::Delete {
+            key: upload.key.clone(),
+            source: Box::new(source),
+        }),
+    }
+}
+
+/// Whether the bucket holds the key now.
+async fn object_exists(deps: &Deps, upload: &Upload) -> Result<bool, RecordError> {
+    let head = deps
+        .s3
+        .head_object()
+        .bucket(&upload.bucket)
+        .key(&upload.key)
+        .send()
+        .await;
+    match head {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(error)) if error.err().is_not_found() => Ok(false),
+        Err(source) => Err(RecordError::Head {
+            bucket: upload.bucket.clone(),
+            key: upload.key.clone(),
+            source: Box::new(source),
+        }),
+    }
+}
+
 fn rfc3339(time: DateTime) -> String {
     // Formatting a valid timestamp as RFC 3339 only fails for years beyond 9999.
     time.fmt(DateTimeFormat::DateTime).unwrap_or_default()
@@ -479,20 +571,27 @@ mod tests {
     }
 
     #[test]
-    fn sequencers_are_padded_so_string_order_is_event_order() {
-        let shorter_but_later = padded_sequencer("0066").unwrap();
-        let longer_but_earlier = padded_sequencer("00055").unwrap();
-        assert!(longer_but_earlier < shorter_but_later);
+    fn sequencers_are_right_padded_so_string_order_is_s3s_order() {
         assert_eq!(
             padded_sequencer("0065643a1b2c3d4e5f").unwrap(),
-            "000000000000000065643A1B2C3D4E5F"
+            "0065643A1B2C3D4E5F00000000000000"
+        );
+        // A pair on which the two rules disagree. S3's rule (right-pad): "0066" -> "00660" is
+        // after "00655". The old left-pad rule ("00066" < "00655") would call it older.
+        let (shorter, longer) = ("0066", "00655");
+        assert!(padded_sequencer(shorter).unwrap() > padded_sequencer(longer).unwrap());
+        assert!(
+            format!("{shorter:0>5}").as_str() < longer,
+            "the old rule orders them the other way"
         );
     }
 
     #[test]
-    fn a_sequencer_that_is_not_hex_is_rejected() {
+    fn a_sequencer_that_is_not_hex_or_too_long_is_rejected() {
         assert_eq!(padded_sequencer("12G4"), None);
         assert_eq!(padded_sequencer(""), None);
+        assert_eq!(padded_sequencer(&"A".repeat(33)), None);
+        assert!(padded_sequencer(&"A".repeat(32)).is_some());
     }
 
     #[test]

@@ -174,7 +174,7 @@ async fn the_fixture_event_indexes_its_object_under_the_decoded_key() {
         item.sha256,
         "09ca7e4eaa6e8ae9c7d261167129184883644d07dfba7cbfbc4c8a2e08360d5b"
     );
-    assert_eq!(item.sequencer.as_deref(), Some("000000000000000065643A1B2C3D4E5F"));
+    assert_eq!(item.sequencer.as_deref(), Some("0065643A1B2C3D4E5F00000000000000"));
 }
 
 #[tokio::test]
@@ -269,7 +269,7 @@ async fn an_older_sequencer_for_the_same_content_leaves_the_newer_item() {
     assert_eq!(older.unwrap().unchanged, 1);
     assert_eq!(newest.unwrap().indexed, 1);
     let item = item(&deps, "uploads/twice.txt").await.unwrap();
-    assert_eq!(item.sequencer.as_deref(), Some("00000000000000000000000000000100"));
+    assert_eq!(item.sequencer.as_deref(), Some("01000000000000000000000000000000"));
 }
 
 #[tokio::test]
@@ -389,19 +389,122 @@ async fn the_s3_test_event_is_acknowledged_with_nothing_indexed() {
     assert_eq!(summary.unwrap(), Summary::default());
 }
 
-#[tokio::test]
-async fn an_event_that_is_not_object_created_is_ignored() {
-    let (_emulator, deps) = catalog().await;
-    let etag = upload(&deps, "uploads/kept.txt", b"kept").await;
-    let mut removed = created("uploads/kept.txt", &etag, None);
-    removed["eventName"] = json!("ObjectRemoved:Delete");
+/// An `ObjectRemoved:Delete` record as S3 sends it: no ETag, no size.
+fn removed(encoded_key: &str, sequencer: Option<&str>) -> Value {
+    let mut record = created(encoded_key, "", sequencer);
+    record["eventName"] = json!("ObjectRemoved:Delete");
+    let object = record["s3"]["object"].as_object_mut().expect("object");
+    object.remove("eTag");
+    object.remove("size");
+    record
+}
 
-    let summary = function_handler(&deps, event(vec![removed])).await;
+async fn delete(deps: &Deps, key: &str) {
+    deps.s3
+        .delete_object()
+        .bucket(BUCKET)
+        .key(key)
+        .send()
+        .await
+        .expect("deleting from the emulator");
+}
+
+#[tokio::test]
+async fn a_removed_object_loses_its_item() {
+    let (_emulator, deps) = catalog().await;
+    let etag = upload(&deps, "uploads/gone soon.txt", b"brief").await;
+    function_handler(&deps, event(vec![created("uploads/gone+soon.txt", &etag, None)]))
+        .await
+        .unwrap();
+    delete(&deps, "uploads/gone soon.txt").await;
+
+    let summary = function_handler(&deps, event(vec![removed("uploads/gone+soon.txt", None)])).await;
+    let again = function_handler(&deps, event(vec![removed("uploads/gone+soon.txt", None)])).await;
 
     assert_eq!(
         summary.unwrap(),
         Summary {
-            not_created: 1,
+            removed: 1,
+            ..Summary::default()
+        }
+    );
+    assert_eq!(
+        again.unwrap(),
+        Summary {
+            unchanged: 1,
+            ..Summary::default()
+        }
+    );
+    assert_eq!(item(&deps, "uploads/gone soon.txt").await, None);
+}
+
+#[tokio::test]
+async fn a_removal_delivered_after_a_newer_upload_leaves_the_newer_item() {
+    let (_emulator, deps) = catalog().await;
+    // Uploaded, removed, uploaded again: the removal's event arrives last.
+    upload(&deps, "uploads/back.txt", b"first life").await;
+    delete(&deps, "uploads/back.txt").await;
+    let etag = upload(&deps, "uploads/back.txt", b"second life").await;
+    function_handler(&deps, event(vec![created("uploads/back.txt", &etag, Some("0067"))]))
+        .await
+        .unwrap();
+
+    let late = function_handler(&deps, event(vec![removed("uploads/back.txt", Some("0066"))])).await;
+
+    assert_eq!(late.unwrap().unchanged, 1);
+    assert_eq!(
+        item(&deps, "uploads/back.txt").await.unwrap().sha256,
+        sha256_hex(b"second life")
+    );
+}
+
+#[tokio::test]
+async fn without_a_sequencer_a_removal_of_a_key_written_again_changes_nothing() {
+    let (_emulator, deps) = catalog().await;
+    let etag = upload(&deps, "uploads/back.txt", b"again").await;
+    function_handler(&deps, event(vec![created("uploads/back.txt", &etag, None)]))
+        .await
+        .unwrap();
+
+    let stale = function_handler(&deps, event(vec![removed("uploads/back.txt", None)])).await;
+
+    assert_eq!(stale.unwrap().superseded, 1);
+    assert!(item(&deps, "uploads/back.txt").await.is_some());
+}
+
+#[tokio::test]
+async fn sequencers_compare_by_s3s_right_padding_rule() {
+    let (_emulator, deps) = catalog().await;
+    // "0066" is after "00655" by S3's rule (right-pad: "00660" > "00655"), before it by the old
+    // left-pad rule ("00066" < "00655"), which would leave the first version in the catalog.
+    let first = upload(&deps, "uploads/padded.txt", b"first").await;
+    function_handler(&deps, event(vec![created("uploads/padded.txt", &first, Some("00655"))]))
+        .await
+        .unwrap();
+    let second = upload(&deps, "uploads/padded.txt", b"second").await;
+
+    let newer = function_handler(&deps, event(vec![created("uploads/padded.txt", &second, Some("0066"))])).await;
+
+    assert_eq!(newer.unwrap().indexed, 1);
+    assert_eq!(
+        item(&deps, "uploads/padded.txt").await.unwrap().sha256,
+        sha256_hex(b"second")
+    );
+}
+
+#[tokio::test]
+async fn an_event_that_is_neither_created_nor_removed_is_ignored() {
+    let (_emulator, deps) = catalog().await;
+    let etag = upload(&deps, "uploads/kept.txt", b"kept").await;
+    let mut tagged = created("uploads/kept.txt", &etag, None);
+    tagged["eventName"] = json!("ObjectTagging:Put");
+
+    let summary = function_handler(&deps, event(vec![tagged])).await;
+
+    assert_eq!(
+        summary.unwrap(),
+        Summary {
+            other_event: 1,
             ..Summary::default()
         }
     );

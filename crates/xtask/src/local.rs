@@ -602,8 +602,8 @@ impl Story<'_> {
             if status != 200 {
                 return Err("the API is not healthy".to_owned());
             }
-            for (key, content_type, _) in FILES {
-                let request = json!({"key": key, "content_type": content_type}).to_string();
+            for (key, content_type, content) in FILES {
+                let request = json!({"key": key, "content_type": content_type, "size": content.len()}).to_string();
                 println!("    $ curl -X POST $API/uploads -H 'content-type: application/json' -d '{request}'");
                 let answer = http::send(
                     "POST",
@@ -618,7 +618,7 @@ impl Story<'_> {
                     answer.status, body["key"], body["expires_in"]
                 );
                 match (answer.status, body["url"].as_str()) {
-                    (201, Some(url)) if body["key"] == format!("{prefix}{key}").as_str() => urls.push(url.to_owned()),
+                    (201, Some(_)) if body["key"] == format!("{prefix}{key}").as_str() => urls.push(body),
                     _ => {
                         return Err(format!(
                             "expected 201 with a URL, got {} {}",
@@ -633,13 +633,21 @@ impl Story<'_> {
 
         self.step(
             3,
-            "Upload each file to its URL (a plain HTTP PUT, as a browser would)",
+            "Upload each file to its URL (a plain HTTP PUT with the signed headers, as a browser would)",
             async {
-                for ((key, content_type, content), url) in FILES.iter().zip(&urls) {
+                for ((key, _, content), upload) in FILES.iter().zip(&urls) {
+                    // The length is signed into the URL; the HTTP client sets the header itself.
+                    let headers: Vec<(&str, &str)> = upload["headers"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .filter(|(name, _)| *name != "content-length")
+                        .filter_map(|(name, value)| Some((name.as_str(), value.as_str()?)))
+                        .collect();
                     let answer = http::send(
-                        "PUT",
-                        url,
-                        &[("content-type", content_type)],
+                        upload["method"].as_str().unwrap_or("PUT"),
+                        upload["url"].as_str().unwrap_or_default(),
+                        &headers,
                         content.as_bytes().to_vec(),
                     )
                     .await?;
@@ -710,22 +718,27 @@ impl Story<'_> {
         )
         .await?;
 
-        self.step(6, "Delete an item and see the statistics follow", async {
-            let (key, _, content) = FILES[1];
-            let key = format!("{prefix}{key}");
-            let objects = self.objects_table()?;
-            shared::aws::dynamodb_client(self.aws)
-                .delete_item()
-                .table_name(objects)
-                .key("folder", aws_sdk_dynamodb::types::AttributeValue::S(reports.clone()))
-                .key("key", aws_sdk_dynamodb::types::AttributeValue::S(key.clone()))
-                .send()
-                .await
-                .map_err(|error| shared::error::chain(&error))?;
-            println!("    deleted the item of {key}");
-            self.wait_for_stats(&reports, 1, report_bytes - content.len()).await?;
-            Ok(())
-        })
+        self.step(
+            6,
+            "Delete a file from the bucket and see the catalog and the statistics follow",
+            async {
+                let (key, _, content) = FILES[1];
+                let key = format!("{prefix}{key}");
+                shared::aws::s3_client(self.aws)
+                    .delete_object()
+                    .bucket(&bucket)
+                    .key(&key)
+                    .send()
+                    .await
+                    .map_err(|error| shared::error::chain(&error))?;
+                println!("    $ aws s3 rm s3://{bucket}/{key}");
+                let path = format!("/objects/{}", encode_path(&key));
+                let gone = self.wait_for(&path, |status, _| status == 404).await?;
+                println!("    GET /objects/{key}: 404 {}", gone["detail"]);
+                self.wait_for_stats(&reports, 1, report_bytes - content.len()).await?;
+                Ok(())
+            },
+        )
         .await?;
 
         self.step(
@@ -898,7 +911,7 @@ mod tests {
             })
             .filter_map(|rule| rule.value().map(str::to_owned))
             .collect();
-        assert_eq!(rules, ["uploads/"]);
+        assert_eq!(rules, ["uploads/", "uploads/"]);
         let sqs = aws_sdk_sqs::Client::new(&aws);
         for queue in &plan.queues {
             sqs.get_queue_url().queue_name(queue).send().await.unwrap();

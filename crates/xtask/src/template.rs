@@ -72,6 +72,7 @@ pub fn plan(template: &str) -> Result<Plan, String> {
         .ok_or("template.yaml has no Resources")?;
     let resolver = Resolver { template: &template };
     let mut plan = Plan::default();
+    let mut stream_mappings = Vec::new();
     for (logical_id, resource) in resources {
         let logical_id = logical_id.as_str().ok_or("a resource id is not a string")?;
         let properties = &resource["Properties"];
@@ -120,9 +121,21 @@ pub fn plan(template: &str) -> Result<Plan, String> {
                 });
             }
             Some("AWS::SQS::Queue") => plan.queues.push(logical_id.to_owned()),
+            Some("AWS::Lambda::EventSourceMapping") => stream_mappings.push(properties),
             Some("AWS::Serverless::Function") => plan.functions.push(resolver.function(logical_id, resource)?),
             _ => {}
         }
+    }
+    for properties in stream_mappings {
+        let function = resolver.string(&properties["FunctionName"])?;
+        let trigger = resolver.stream_trigger(properties, &properties["EventSourceArn"])?;
+        plan.functions
+            .iter_mut()
+            .find(|candidate| candidate.logical_id == function)
+            .ok_or(format!(
+                "an event source mapping names {function}, which is not a function"
+            ))?
+            .stream = Some(trigger);
     }
     Ok(plan)
 }
@@ -266,32 +279,13 @@ impl Resolver<'_> {
             }
         }
         let invoke = &properties["EventInvokeConfig"];
-        let queue_of = |destination: &Value| -> Result<Option<String>, String> {
-            match &destination["Destination"] {
-                Value::Null => Ok(None),
-                arn => Ok(self.string(arn)?.rsplit(':').next().map(str::to_owned)),
-            }
-        };
         let mut stream = None;
         if let Some(events) = properties["Events"].as_mapping() {
             for event in events
                 .values()
                 .filter(|event| event["Type"].as_str() == Some("DynamoDB"))
             {
-                let trigger = &event["Properties"];
-                let arn = self.string(&trigger["Stream"])?;
-                let table = arn.trim_end_matches(".StreamArn").to_owned();
-                stream = Some(StreamTrigger {
-                    table,
-                    batch_size: trigger["BatchSize"].as_u64().unwrap_or(100) as usize,
-                    max_retries: trigger["MaximumRetryAttempts"].as_u64().unwrap_or(0) as u32,
-                    failure_queue: queue_of(&trigger["DestinationConfig"]["OnFailure"])?,
-                    reports_batch_item_failures: trigger["FunctionResponseTypes"].as_sequence().is_some_and(|types| {
-                        types
-                            .iter()
-                            .any(|kind| kind.as_str() == Some("ReportBatchItemFailures"))
-                    }),
-                });
+                stream = Some(self.stream_trigger(&event["Properties"], &event["Properties"]["Stream"])?);
             }
         }
         Ok(Function {
@@ -300,8 +294,33 @@ impl Resolver<'_> {
             code_uri,
             environment,
             async_retries: invoke["MaximumRetryAttempts"].as_u64().unwrap_or(2) as u32,
-            async_failure_queue: queue_of(&invoke["DestinationConfig"]["OnFailure"])?,
+            async_failure_queue: self.queue_of(&invoke["DestinationConfig"]["OnFailure"])?,
             stream,
+        })
+    }
+
+    /// The queue an `OnFailure` destination names, if any.
+    fn queue_of(&self, destination: &Value) -> Result<Option<String>, String> {
+        match &destination["Destination"] {
+            Value::Null => Ok(None),
+            arn => Ok(self.string(arn)?.rsplit(':').next().map(str::to_owned)),
+        }
+    }
+
+    /// A stream trigger's settings, from a SAM `DynamoDB` event's properties or an
+    /// `AWS::Lambda::EventSourceMapping`'s (they share these names); `stream` is its stream ARN.
+    fn stream_trigger(&self, properties: &Value, stream: &Value) -> Result<StreamTrigger, String> {
+        let arn = self.string(stream)?;
+        Ok(StreamTrigger {
+            table: arn.trim_end_matches(".StreamArn").to_owned(),
+            batch_size: properties["BatchSize"].as_u64().unwrap_or(100) as usize,
+            max_retries: properties["MaximumRetryAttempts"].as_u64().unwrap_or(0) as u32,
+            failure_queue: self.queue_of(&properties["DestinationConfig"]["OnFailure"])?,
+            reports_batch_item_failures: properties["FunctionResponseTypes"].as_sequence().is_some_and(|types| {
+                types
+                    .iter()
+                    .any(|kind| kind.as_str() == Some("ReportBatchItemFailures"))
+            }),
         })
     }
 }
@@ -378,13 +397,10 @@ mod tests {
     #[test]
     fn triggers_come_from_the_template() {
         let plan = the_plan();
+        let notification = |event: &str| (event.to_owned(), "uploads/".to_owned(), "s3-put-handler".to_owned());
         assert_eq!(
             plan.buckets[0].notifications,
-            [(
-                "s3:ObjectCreated:*".to_owned(),
-                "uploads/".to_owned(),
-                "s3-put-handler".to_owned()
-            )]
+            [notification("s3:ObjectCreated:*"), notification("s3:ObjectRemoved:*")]
         );
         let consumer = plan
             .functions
@@ -401,5 +417,91 @@ mod tests {
             .find(|function| function.binary == "s3-put-handler")
             .unwrap();
         assert_eq!(put_handler.async_failure_queue.as_deref(), Some("FailedUploadsQueue"));
+    }
+
+    fn template() -> Value {
+        serde_norway::from_str(include_str!("../../../template.yaml")).unwrap()
+    }
+
+    /// Every IAM statement the template's functions get: (function, statement).
+    fn statements(template: &Value) -> Vec<(String, Value)> {
+        let mut found = Vec::new();
+        for (id, resource) in template["Resources"].as_mapping().unwrap() {
+            for policy in resource["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+                for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+                    found.push((id.as_str().unwrap().to_owned(), statement.clone()));
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_deployed_api_requires_iam_signatures_and_only_a_parameter_opens_a_demo_door() {
+        let template = template();
+        let auth = &template["Resources"]["CatalogApi"]["Properties"]["Auth"];
+        assert_eq!(auth["DefaultAuthorizer"].as_str(), Some("AWS_IAM"));
+        assert_eq!(
+            template["Parameters"]["PublicDemoUrl"]["Default"].as_str(),
+            Some("false")
+        );
+        for open in ["ApiDemoUrl", "ApiDemoUrlPermission", "ApiDemoInvokePermission"] {
+            assert_eq!(
+                template["Resources"][open]["Condition"].as_str(),
+                Some("PublicDemo"),
+                "{open} must exist only when PublicDemoUrl is true"
+            );
+        }
+    }
+
+    #[test]
+    fn no_function_is_granted_anything_on_every_resource_but_the_bucket_listing() {
+        let template = template();
+        for (function, statement) in statements(&template) {
+            if statement["Resource"].as_str() == Some("*") {
+                assert_eq!(
+                    (function.as_str(), statement["Action"].as_str()),
+                    ("ListBucketsFunction", Some("s3:ListAllMyBuckets")),
+                    "{statement:?}"
+                );
+            }
+        }
+        // A SAM DynamoDB event would attach AWS's managed policy, whose stream actions are on `*`.
+        for (id, resource) in template["Resources"].as_mapping().unwrap() {
+            for event in resource["Properties"]["Events"]
+                .as_mapping()
+                .into_iter()
+                .flat_map(|events| events.values())
+            {
+                assert_ne!(event["Type"].as_str(), Some("DynamoDB"), "{id:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_uploads_bucket_takes_browser_puts_from_allowed_origins_and_cleans_up_abandoned_parts() {
+        let template = template();
+        let bucket = &template["Resources"]["UploadsBucket"]["Properties"];
+        let rule = &bucket["CorsConfiguration"]["CorsRules"][0];
+        let methods: Vec<&str> = rule["AllowedMethods"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(methods, ["PUT"]);
+        assert!(
+            matches!(rule["AllowedOrigins"], Value::Tagged(_)),
+            "the origins come from the AllowedOrigins parameter"
+        );
+        let lifecycle = &bucket["LifecycleConfiguration"]["Rules"][0];
+        assert_eq!(
+            lifecycle["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"].as_u64(),
+            Some(1)
+        );
+        assert!(
+            template["Parameters"]["MaxUploadBytes"]["MaxValue"].as_u64() <= Some(1 << 30),
+            "the put handler's timeout is sized for 1 GiB"
+        );
     }
 }
