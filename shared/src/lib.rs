@@ -1,6 +1,8 @@
 //! What every function in this workshop needs, and nothing else.
 //!
 //! - [`logging`]: JSON logs that follow Lambda's log level and format settings.
+//! - [`metrics`]: CloudWatch metrics as Embedded Metric Format log lines.
+//! - [`xray`]: X-Ray subsegments from `tracing` spans, when Lambda's active tracing is on.
 //! - [`error`]: how a function reports a failure to Lambda.
 //! - [`config`]: reading a required setting.
 //! - [`aws`]: the one way every function builds its AWS clients.
@@ -13,6 +15,8 @@ pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod logging;
+pub mod metrics;
 #[cfg(feature = "http")]
 pub mod problem;
 pub mod s3_key;
+pub mod xray;

@@ -1,53 +1,125 @@
-//! Logging: one JSON object per line, as CloudWatch Logs Insights likes it.
+//! Logging: one flat JSON object per line, as CloudWatch Logs Insights likes it.
 //!
 //! Lambda's "advanced logging controls" set `AWS_LAMBDA_LOG_FORMAT` (`JSON` or `Text`) and
 //! `AWS_LAMBDA_LOG_LEVEL`; we honour both, and fall back to `RUST_LOG` for local runs.
+//!
+//! Every line carries, at the top level where a Logs Insights query can filter on it: `requestId`
+//! and `xrayTraceId` (from the span the runtime opens for each invocation), `function_name`,
+//! `function_version` and `cold_start` (from [`invocation_span`]), the fields of the handler's own
+//! spans (a record's `key`, say) and the event's own fields. Nothing logs a whole event.
 
+use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use lambda_runtime::Context;
-use tracing::{Span, Subscriber};
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Span, Subscriber};
 use tracing_subscriber::filter::{EnvFilter, LevelFilter};
-use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, MakeWriter};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::xray::XRayLayer;
 
 /// True until the first invocation of this process starts: that one paid for the cold start.
 static COLD_START: AtomicBool = AtomicBool::new(true);
 
-/// Installs the global logger. Call it once, first thing in `main`.
+/// Installs the global logger for the function `service` (its crate's name: pass
+/// `env!("CARGO_PKG_NAME")`), which also names it in every metric (see [`crate::metrics`]). Call
+/// it once, first thing in `main`.
 ///
 /// Level: `AWS_LAMBDA_LOG_LEVEL` if Lambda set it, else `RUST_LOG` (which also takes per-crate
 /// directives such as `info,aws_smithy_runtime=debug`), else `INFO`.
 /// Format: JSON unless `AWS_LAMBDA_LOG_FORMAT` is `Text`, which gives human-readable lines.
-pub fn init() {
+pub fn init(service: &str) {
+    crate::metrics::set_service(service);
     let filter = log_filter(
         std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
         std::env::var("RUST_LOG").ok().as_deref(),
     );
     let text = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|format| format.eq_ignore_ascii_case("text"));
     // A second call (two tests in one process) finds a logger installed already: harmless.
-    let _ = tracing::subscriber::set_global_default(subscriber(filter, text, std::io::stdout));
+    let xray = crate::xray::XRayLayer::from_env();
+    let _ = tracing::subscriber::set_global_default(subscriber(filter, text, std::io::stdout, xray));
 }
 
 /// The logger [`init`] installs, writing to `writer`; separate so tests can read what it writes.
-fn subscriber<W>(filter: EnvFilter, text: bool, writer: W) -> Box<dyn Subscriber + Send + Sync>
+/// With `xray`, the spans the filter lets through also go to X-Ray (see [`crate::xray`]).
+fn subscriber<W>(filter: EnvFilter, text: bool, writer: W, xray: Option<XRayLayer>) -> impl Subscriber + Send + Sync
 where
-    W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,
+    W: for<'writer> MakeWriter<'writer> + Clone + Send + Sync + 'static,
 {
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
-    if text {
-        return Box::new(builder.finish());
+    let text_lines = text.then(|| tracing_subscriber::fmt::layer().with_writer(writer.clone()));
+    let json_lines = (!text).then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(writer)
+            .fmt_fields(JsonFields::new())
+            .event_format(FlatJson)
+    });
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(xray)
+        .with(text_lines)
+        .with(json_lines)
+}
+
+/// One JSON object per event, every field at the top level: the event's own, and those of every
+/// span it happens in. (tracing-subscriber's own JSON format nests span fields in a `spans` list,
+/// where a Logs Insights query would have to spell `spans.0.requestId`.)
+struct FlatJson;
+
+impl<S, N> FormatEvent<S, N> for FlatJson
+where
+    S: Subscriber + for<'lookup> LookupSpan<'lookup>,
+    N: for<'writer> FormatFields<'writer> + 'static,
+{
+    fn format_event(&self, context: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let mut line = Map::new();
+        let mut timestamp = String::new();
+        SystemTime.format_time(&mut Writer::new(&mut timestamp))?;
+        line.insert("timestamp".to_owned(), Value::from(timestamp));
+        line.insert("level".to_owned(), Value::from(event.metadata().level().as_str()));
+        line.insert("target".to_owned(), Value::from(event.metadata().target()));
+        // Outermost span first, so an inner span's field of the same name wins.
+        for span in context.event_scope().into_iter().flat_map(|scope| scope.from_root()) {
+            let extensions = span.extensions();
+            // With `JsonFields`, each span's fields are kept as the text of a JSON object.
+            let fields = extensions
+                .get::<FormattedFields<N>>()
+                .and_then(|fields| serde_json::from_str::<Map<String, Value>>(fields).ok());
+            line.extend(fields.unwrap_or_default());
+        }
+        event.record(&mut FieldsInto(&mut line));
+        writeln!(writer, "{}", Value::Object(line))
     }
-    Box::new(
-        builder
-            .json()
-            // The message and its fields at the top level of the object, not under "fields".
-            .flatten_event(true)
-            // Every open span, outermost first, on every line: the invocation's (request id,
-            // function name, cold start) stays visible inside a handler's own spans.
-            .with_current_span(false)
-            .with_span_list(true)
-            .finish(),
-    )
+}
+
+/// Records an event's fields into a JSON object, as JSON numbers, booleans and strings.
+struct FieldsInto<'line>(&'line mut Map<String, Value>);
+
+impl Visit for FieldsInto<'_> {
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_owned(), Value::from(value));
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0
+            .insert(field.name().to_owned(), Value::from(format!("{value:?}")));
+    }
 }
 
 /// The level filter [`init`] uses, separate so it can be tested without touching the environment.
@@ -68,8 +140,10 @@ fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> EnvFilter {
     }
 }
 
-/// The span to run one invocation in: every log line inside it carries the request id, the
-/// function name and whether this invocation paid for a cold start.
+/// The span to run one invocation in: every log line inside it carries the function's name and
+/// version and whether this invocation paid for a cold start (the request id and X-Ray trace id
+/// come from the runtime's own span around it). The first invocation of the process also emits
+/// the `ColdStart` metric (see [`crate::metrics`]).
 ///
 /// ```text
 /// service_fn(|event: LambdaEvent<Value>| {
@@ -79,10 +153,14 @@ fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> EnvFilter {
 /// ```
 pub fn invocation_span(context: &Context) -> Span {
     let cold_start = COLD_START.swap(false, Ordering::Relaxed);
+    if cold_start {
+        crate::metrics::cold_start();
+    }
     tracing::info_span!(
         "invocation",
-        request_id = %context.request_id,
+        service = crate::metrics::service(),
         function_name = %context.env_config.function_name,
+        function_version = %context.env_config.version,
         cold_start,
     )
 }
@@ -90,6 +168,8 @@ pub fn invocation_span(context: &Context) -> Span {
 #[cfg(test)]
 mod tests {
     use std::sync::{Arc, Mutex};
+
+    use serde_json::json;
 
     use super::*;
 
@@ -133,19 +213,25 @@ mod tests {
     }
 
     #[test]
-    fn each_line_is_json_with_request_id_function_name_and_cold_start() {
+    fn each_line_is_flat_json_with_request_id_trace_id_function_and_cold_start_once_each() {
         let captured = Captured::default();
         let writer = captured.clone();
-        let logger = subscriber(EnvFilter::new("info"), false, move || writer.clone());
+        let logger = subscriber(EnvFilter::new("info"), false, move || writer.clone(), None);
         tracing::subscriber::with_default(logger, || {
             let mut context = Context::default();
             for request_id in ["first-request", "second-request"] {
                 context.request_id = request_id.to_owned();
                 let mut config = (*context.env_config).clone();
                 config.function_name = "list-buckets".to_owned();
+                config.version = "$LATEST".to_owned();
                 context.env_config = Arc::new(config);
-                invocation_span(&context).in_scope(|| {
-                    tracing::info_span!("record", index = 0).in_scope(|| tracing::info!(count = 2, "listed buckets"))
+                context.xray_trace_id = Some(format!("Root=1-{request_id}"));
+                let runtime_span = lambda_runtime::layers::trace::request_span(&context);
+                runtime_span.in_scope(|| {
+                    invocation_span(&context).in_scope(|| {
+                        tracing::info_span!("record", index = 0, key = "uploads/a b.txt")
+                            .in_scope(|| tracing::info!(count = 2, "listed buckets"))
+                    })
                 });
             }
         });
@@ -157,14 +243,20 @@ mod tests {
             assert_eq!(line["level"], "INFO");
             assert_eq!(line["message"], "listed buckets");
             assert_eq!(line["count"], 2);
-            let invocation = &line["spans"][0];
-            assert_eq!(invocation["request_id"], request_id);
-            assert_eq!(invocation["function_name"], "list-buckets");
-            assert_eq!(invocation["cold_start"], cold_start);
+            assert_eq!(line["requestId"], request_id);
+            assert_eq!(line["xrayTraceId"], format!("Root=1-{request_id}"));
+            assert_eq!(line["function_name"], "list-buckets");
+            assert_eq!(line["function_version"], "$LATEST");
+            assert_eq!(line["cold_start"], cold_start);
+            assert_eq!((&line["index"], &line["key"]), (&json!(0), &json!("uploads/a b.txt")));
+            // The request id once, under one name.
+            let text = serde_json::to_string(line).unwrap();
             assert_eq!(
-                line["spans"][1]["name"], "record",
-                "a handler's own span comes after it"
+                text.matches(request_id).count(),
+                2,
+                "requestId and inside xrayTraceId: {text}"
             );
+            assert!(line.get("request_id").is_none() && line.get("spans").is_none());
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use shared::catalog::{folder_of, FolderStats, ObjectItem};
 use shared::problem::Problem;
+use tracing::Instrument;
 
 /// Largest request body accepted; an upload request is a few hundred bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -173,13 +174,66 @@ impl Failure {
 
 type Answer = Result<Response<Body>, Failure>;
 
+/// The routes this API answers: the same as the `HttpApi` events in `template.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Health,
+    CreateUpload,
+    ListObjects,
+    /// The key, still percent-encoded.
+    GetObject(String),
+    ListStats,
+    /// The folder, still percent-encoded.
+    GetStats(String),
+}
+
+impl Route {
+    /// The route `path` names, if any.
+    pub fn of(path: &str) -> Option<Route> {
+        match path {
+            "/health" => Some(Route::Health),
+            "/uploads" => Some(Route::CreateUpload),
+            "/objects" => Some(Route::ListObjects),
+            "/stats" => Some(Route::ListStats),
+            _ => match path.strip_prefix('/')?.split_once('/')? {
+                ("objects", key) if !key.is_empty() => Some(Route::GetObject(key.to_owned())),
+                ("stats", folder) if !folder.is_empty() => Some(Route::GetStats(folder.to_owned())),
+                _ => None,
+            },
+        }
+    }
+
+    /// The one method the route answers.
+    pub fn method(&self) -> &'static str {
+        match self {
+            Route::CreateUpload => "POST",
+            _ => "GET",
+        }
+    }
+
+    /// The route as API Gateway's route table names it: the `route` dimension of the metrics.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Route::Health => "GET /health",
+            Route::CreateUpload => "POST /uploads",
+            Route::ListObjects => "GET /objects",
+            Route::GetObject(_) => "GET /objects/{key+}",
+            Route::ListStats => "GET /stats",
+            Route::GetStats(_) => "GET /stats/{folder+}",
+        }
+    }
+}
+
 /// Answers one HTTP request.
 pub async fn function_handler(deps: &Deps, request: Request) -> Result<Response<Body>, Infallible> {
+    let started = Instant::now();
     let request_id = request
         .lambda_context_ref()
         .map(|context| context.request_id.clone())
         .unwrap_or_default();
-    let mut response = match route(deps, &request).await {
+    let path = path_without_stage(&request);
+    let route = Route::of(&path);
+    let mut response = match answer(deps, &request, path, route.as_ref()).await {
         Ok(response) => response,
         Err(Failure::Client(problem)) => {
             tracing::info!(status = problem.status, detail = %problem.detail, "client error");
@@ -220,41 +274,54 @@ pub async fn function_handler(deps: &Deps, request: Request) -> Result<Response<
         }
     };
     add_cors_headers(&deps.config, &request, &mut response);
+    emit_metrics(&request, route.as_ref(), &response, started);
     Ok(response)
 }
 
-async fn route(deps: &Deps, request: &Request) -> Answer {
-    let path = path_without_stage(request);
-    let method = request.method();
-    if method == Method::OPTIONS {
+/// Runs the route's handler, once the method is checked.
+async fn answer(deps: &Deps, request: &Request, path: String, route: Option<&Route>) -> Answer {
+    if request.method() == Method::OPTIONS {
         return Ok(response(StatusCode::NO_CONTENT, Body::Empty));
     }
-    let (allowed, rest) = match path.as_str() {
-        "/health" => ("GET", None),
-        "/uploads" => ("POST", None),
-        "/objects" => ("GET", None),
-        "/stats" => ("GET", None),
-        _ => match path.split_once('/').map(|(_, after)| after.split_once('/')) {
-            Some(Some(("objects", key))) if !key.is_empty() => ("GET", Some(("objects", key))),
-            Some(Some(("stats", folder))) if !folder.is_empty() => ("GET", Some(("stats", folder))),
-            _ => return Err(Failure::client(StatusCode::NOT_FOUND, format!("No route for {path}."))),
-        },
+    let Some(route) = route else {
+        return Err(Failure::client(StatusCode::NOT_FOUND, format!("No route for {path}.")));
     };
-    if method.as_str() != allowed {
-        return Err(Failure::WrongMethod { path, allowed });
+    if request.method().as_str() != route.method() {
+        return Err(Failure::WrongMethod {
+            path,
+            allowed: route.method(),
+        });
     }
-    match (path.as_str(), rest) {
-        ("/health", _) => Ok(json_response(
+    match route {
+        Route::Health => Ok(json_response(
             StatusCode::OK,
             &json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
         )),
-        ("/uploads", _) => create_upload(deps, request).await,
-        ("/objects", _) => list_objects(deps, request).await,
-        ("/stats", _) => list_stats(deps, request).await,
-        (_, Some(("objects", encoded_key))) => get_object(deps, &decode_path(encoded_key)?).await,
-        (_, Some((_, encoded_folder))) => get_stats(deps, &decode_path(encoded_folder)?).await,
-        _ => Err(Failure::client(StatusCode::NOT_FOUND, format!("No route for {path}."))),
+        Route::CreateUpload => create_upload(deps, request).await,
+        Route::ListObjects => list_objects(deps, request).await,
+        Route::GetObject(encoded_key) => get_object(deps, &decode_path(encoded_key)?).await,
+        Route::ListStats => list_stats(deps, request).await,
+        Route::GetStats(encoded_folder) => get_stats(deps, &decode_path(encoded_folder)?).await,
     }
+}
+
+/// One EMF line per request: `Requests` and `Latency`, by route and status class (`2xx`, `4xx`,
+/// `5xx`). Requests that match no route share the route `unmatched`, so a scanner trying paths
+/// cannot create a metric per path.
+fn emit_metrics(request: &Request, route: Option<&Route>, response: &Response<Body>, started: Instant) {
+    let route = match route {
+        _ if request.method() == Method::OPTIONS => "OPTIONS (preflight)",
+        Some(route) if request.method().as_str() == route.method() => route.name(),
+        _ => "unmatched",
+    };
+    let status_class = format!("{}xx", response.status().as_u16() / 100);
+    let mut metrics = shared::metrics::Metrics::new()
+        .dimension("route", route)
+        .dimension("status_class", status_class);
+    metrics.count("Requests", 1);
+    let latency = started.elapsed().as_secs_f64() * 1000.0;
+    metrics.add("Latency", shared::metrics::Unit::Milliseconds, latency);
+    metrics.emit();
 }
 
 /// The path the client asked for. API Gateway's REST APIs (and named stages of HTTP APIs) put the
@@ -464,6 +531,7 @@ async fn list_objects(deps: &Deps, request: &Request) -> Answer {
         .limit(limit)
         .set_exclusive_start_key(start)
         .send()
+        .instrument(tracing::info_span!("DynamoDB.Query"))
         .await
         .map_err(|error| Failure::aws("querying objects", error))?;
     let items = serde_dynamo::from_items(output.items.unwrap_or_default())
@@ -564,6 +632,7 @@ async fn get_object(deps: &Deps, key: &str) -> Answer {
         .key("folder", AttributeValue::S(folder_of(key).to_owned()))
         .key("key", AttributeValue::S(key.to_owned()))
         .send()
+        .instrument(tracing::info_span!("DynamoDB.GetItem"))
         .await
         .map_err(|error| Failure::aws("reading an object", error))?;
     let item = output
@@ -599,6 +668,7 @@ async fn list_stats(deps: &Deps, request: &Request) -> Answer {
         .limit(limit)
         .set_exclusive_start_key(start)
         .send()
+        .instrument(tracing::info_span!("DynamoDB.Scan"))
         .await
         .map_err(|error| Failure::aws("scanning statistics", error))?;
     let mut folders: Vec<FolderStats> = serde_dynamo::from_items(output.items.unwrap_or_default())
@@ -616,6 +686,7 @@ async fn get_stats(deps: &Deps, folder: &str) -> Answer {
         .table_name(&deps.config.statistics_table)
         .key("folder", AttributeValue::S(folder.to_owned()))
         .send()
+        .instrument(tracing::info_span!("DynamoDB.GetItem"))
         .await
         .map_err(|error| Failure::aws("reading statistics", error))?;
     let item = output
@@ -682,6 +753,27 @@ fn add_cors_headers(config: &Config, request: &Request, response: &mut Response<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_name_their_route_and_its_one_method() {
+        assert_eq!(Route::of("/health"), Some(Route::Health));
+        assert_eq!(
+            Route::of("/objects/uploads/a%20b.txt"),
+            Some(Route::GetObject("uploads/a%20b.txt".to_owned()))
+        );
+        assert_eq!(
+            Route::of("/stats/uploads/"),
+            Some(Route::GetStats("uploads/".to_owned()))
+        );
+        assert_eq!(Route::of("/uploads").map(|route| route.method()), Some("POST"));
+        assert_eq!(
+            Route::of("/objects/x").map(|route| route.name()),
+            Some("GET /objects/{key+}")
+        );
+        for unknown in ["/", "", "/objects/", "/stats/", "/nothing", "objects/x", "/health/x"] {
+            assert_eq!(Route::of(unknown), None, "{unknown:?}");
+        }
+    }
 
     #[test]
     fn upload_keys_are_validated() {

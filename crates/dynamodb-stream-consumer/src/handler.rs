@@ -18,6 +18,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Deserialize;
 use serde_json::Value;
 use shared::catalog::ObjectItem;
+use tracing::Instrument;
 
 /// DynamoDB's limit of actions in one transaction.
 const MAX_TRANSACTION_ACTIONS: usize = 100;
@@ -139,7 +140,8 @@ pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let first_failure = match apply_records(deps, records).await {
+    let mut applied = 0;
+    let first_failure = match apply_records(deps, records, &mut applied).await {
         Ok(()) => None,
         Err((index, error)) => {
             tracing::error!(index, error = %shared::error::chain(&error), "record failed; it and the rest are reported");
@@ -155,16 +157,20 @@ pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<
             failure
         })
         .collect();
-    tracing::info!(
-        records = records.len(),
-        failed = response.batch_item_failures.len(),
-        "batch done"
-    );
+    let failed = response.batch_item_failures.len();
+    tracing::info!(records = records.len(), applied, failed, "batch done");
+    let mut metrics = shared::metrics::Metrics::new();
+    metrics.count("RecordsApplied", applied);
+    // Delivered again (by a retry, or twice in one batch): their marker says they count already.
+    metrics.count("RecordsAlreadyApplied", records.len().saturating_sub(applied + failed));
+    metrics.count("RecordsFailed", failed);
+    metrics.emit();
     Ok(response)
 }
 
-/// Decodes and applies records in order; stops at the first failure and returns its index.
-async fn apply_records(deps: &Deps, records: &[Value]) -> Result<(), (usize, RecordError)> {
+/// Decodes and applies records in order, adding to `applied` the number applied now (not before);
+/// stops at the first failure and returns its index.
+async fn apply_records(deps: &Deps, records: &[Value], applied: &mut usize) -> Result<(), (usize, RecordError)> {
     let mut pending: Vec<(usize, Change)> = Vec::new();
     for (index, record) in records.iter().enumerate() {
         match change_of(index, record) {
@@ -172,19 +178,20 @@ async fn apply_records(deps: &Deps, records: &[Value]) -> Result<(), (usize, Rec
             Ok(change) if pending.iter().any(|(_, seen)| seen.record_id == change.record_id) => {}
             Ok(change) => {
                 if !fits_one_transaction(&pending, &change) {
-                    apply_in_one_transaction(deps, &pending).await?;
+                    *applied += apply_in_one_transaction(deps, &pending).await?;
                     pending.clear();
                 }
                 pending.push((index, change));
             }
             Err(error) => {
                 // Apply what came before the bad record, then report it and everything after.
-                apply_in_one_transaction(deps, &pending).await?;
+                *applied += apply_in_one_transaction(deps, &pending).await?;
                 return Err((index, error));
             }
         }
     }
-    apply_in_one_transaction(deps, &pending).await
+    *applied += apply_in_one_transaction(deps, &pending).await?;
+    Ok(())
 }
 
 /// Whether `next` can join `pending` without the transaction exceeding its action limit: one
@@ -246,8 +253,8 @@ pub fn change_of(index: usize, record: &Value) -> Result<Change, RecordError> {
 }
 
 /// Applies `changes` atomically, each exactly once: records whose marker already exists were
-/// applied before (a redelivery) and are left out.
-async fn apply_in_one_transaction(deps: &Deps, changes: &[(usize, Change)]) -> Result<(), (usize, RecordError)> {
+/// applied before (a redelivery) and are left out. Returns how many were applied now.
+async fn apply_in_one_transaction(deps: &Deps, changes: &[(usize, Change)]) -> Result<usize, (usize, RecordError)> {
     let mut remaining: Vec<&(usize, Change)> = changes.iter().collect();
     let mut conflicts = 0;
     // Each pass either succeeds, learns which markers exist and drops those records, or waits out
@@ -255,16 +262,19 @@ async fn apply_in_one_transaction(deps: &Deps, changes: &[(usize, Change)]) -> R
     while !remaining.is_empty() {
         let (first, last) = (remaining[0].0, remaining[remaining.len() - 1].0);
         let items = transaction_items(&deps.config, &remaining);
+        // Named after the AWS call: a subsegment in the invocation's X-Ray trace.
+        let span = tracing::info_span!("DynamoDB.TransactWriteItems", first, last, records = remaining.len());
         match deps
             .dynamodb
             .transact_write_items()
             .set_transact_items(Some(items))
             .send()
+            .instrument(span)
             .await
         {
             Ok(_) => {
                 tracing::info!(first, last, applied = remaining.len(), "records applied");
-                return Ok(());
+                return Ok(remaining.len());
             }
             Err(SdkError::ServiceError(error)) if error.err().is_transaction_canceled_exception() => {
                 let reasons = match error.err() {
@@ -321,7 +331,8 @@ async fn apply_in_one_transaction(deps: &Deps, changes: &[(usize, Change)]) -> R
             }
         }
     }
-    Ok(())
+    // Every record had been applied before.
+    Ok(0)
 }
 
 /// One marker `Put` per record (first, in record order, so cancellation reasons line up with

@@ -6,6 +6,7 @@ use aws_sdk_s3::Client;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
+use tracing::Instrument;
 
 /// Buckets asked for per ListBuckets call. S3 allows up to 10,000; asking for a page size at all
 /// is what makes S3 paginate instead of returning everything in one response.
@@ -42,6 +43,9 @@ pub async fn function_handler(s3: &Client, _event: LambdaEvent<Value>) -> Result
     let names = list_bucket_names(s3).await?;
     let body = json_list_like_python(&names);
     tracing::info!(count = names.len(), buckets = %body, "listed buckets");
+    let mut metrics = shared::metrics::Metrics::new();
+    metrics.count("BucketsListed", names.len());
+    metrics.emit();
     Ok(Response { status_code: 200, body })
 }
 
@@ -52,7 +56,8 @@ async fn list_bucket_names(s3: &Client) -> Result<Vec<String>, Error> {
     let mut page = 0;
     // Not `while let Some(Ok(page))`: that idiom ends the loop quietly on the first error and
     // returns a short list as if it were complete. Any failed page fails the call.
-    while let Some(result) = pages.next().await {
+    // Each page in a span named after the AWS call: a subsegment in the X-Ray trace.
+    while let Some(result) = pages.next().instrument(tracing::info_span!("S3.ListBuckets")).await {
         page += 1;
         let output = result.map_err(|source| Error::ListBuckets { page, source })?;
         names.extend(

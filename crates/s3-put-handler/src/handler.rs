@@ -102,6 +102,20 @@ pub enum Outcome {
 }
 
 impl Summary {
+    /// One EMF line: each outcome's count, the bytes read through the hash, the failed records.
+    fn emit_metrics(&self, bytes_hashed: u64, failed: usize) {
+        let mut metrics = shared::metrics::Metrics::new();
+        metrics.count("ObjectsIndexed", self.indexed);
+        metrics.count("ObjectsUnchanged", self.unchanged);
+        metrics.count("ObjectsRemoved", self.removed);
+        metrics.count("ObjectsGoneBeforeRead", self.deleted);
+        metrics.count("ObjectsSuperseded", self.superseded);
+        metrics.count("RecordsIgnored", self.outside_prefix + self.other_event);
+        metrics.count("RecordsFailed", failed);
+        metrics.add("BytesHashed", shared::metrics::Unit::Bytes, bytes_hashed as f64);
+        metrics.emit();
+    }
+
     fn count(&mut self, outcome: Outcome) {
         let counter = match outcome {
             Outcome::Indexed => &mut self.indexed,
@@ -208,10 +222,14 @@ pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<
     };
 
     let mut summary = Summary::default();
+    let mut bytes_hashed = 0;
     let mut failures = Vec::new();
     for (index, record) in records.iter().enumerate() {
         match index_record(deps, index, record).await {
-            Ok(outcome) => summary.count(outcome),
+            Ok((outcome, size)) => {
+                summary.count(outcome);
+                bytes_hashed += size;
+            }
             Err(error) => {
                 tracing::error!(index, error = %shared::error::chain(&error), "record failed");
                 failures.push(error);
@@ -219,6 +237,7 @@ pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<
         }
     }
     let failed = failures.len();
+    summary.emit_metrics(bytes_hashed, failed);
     match failures.into_iter().next() {
         None => Ok(summary),
         Some(first) => Err(Error::RecordsFailed {
@@ -291,18 +310,21 @@ pub fn padded_sequencer(sequencer: &str) -> Option<String> {
     Some(format!("{:0<SEQUENCER_WIDTH$}", sequencer.to_ascii_uppercase()))
 }
 
-async fn index_record(deps: &Deps, index: usize, record: &Value) -> Result<Outcome, RecordError> {
+/// Applies one record; returns what happened and how many bytes were hashed.
+async fn index_record(deps: &Deps, index: usize, record: &Value) -> Result<(Outcome, u64), RecordError> {
     let upload = parse_record(index, record)?;
     let span = tracing::info_span!("record", index, bucket = %upload.bucket, key = %upload.key);
     async {
         let started = Instant::now();
-        let result = index_upload(deps, &upload).await;
+        // Boxed: nesting every step's future inline makes the handler's future type deeper than
+        // rustc's default limit allows (one small allocation per record).
+        let result = Box::pin(index_upload(deps, &upload)).await;
         let duration_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok((outcome, size)) => tracing::info!(?outcome, size, duration_ms, "record done"),
             Err(_) => tracing::warn!(duration_ms, "record failed"),
         }
-        result.map(|(outcome, _)| outcome)
+        result
     }
     .instrument(span)
     .await
@@ -317,15 +339,18 @@ async fn index_upload(deps: &Deps, upload: &Upload) -> Result<(Outcome, u64), Re
         return Ok((Outcome::OutsidePrefix, 0));
     }
     if upload.event_name.starts_with("ObjectRemoved:") {
-        // Boxed: nesting its future inline makes the handler's future type too deep for rustc.
-        return Ok((Box::pin(remove_item(deps, upload)).await?, 0));
+        return Ok((remove_item(deps, upload).await?, 0));
     }
     if !upload.event_name.starts_with("ObjectCreated:") {
         tracing::warn!(event_name = %upload.event_name, "neither ObjectCreated nor ObjectRemoved: ignored");
         return Ok((Outcome::OtherEvent, 0));
     }
 
-    let object = match read_object(deps, upload).await? {
+    // Spans named after the AWS call: each becomes a subsegment in the invocation's X-Ray trace.
+    let object = match read_object(deps, upload)
+        .instrument(tracing::info_span!("S3.GetObject"))
+        .await?
+    {
         Read::Object(object) => object,
         Read::Deleted => return Ok((Outcome::Deleted, 0)),
         Read::Superseded => return Ok((Outcome::Superseded, 0)),
@@ -343,7 +368,10 @@ async fn index_upload(deps: &Deps, upload: &Upload) -> Result<(Outcome, u64), Re
         indexed_at: rfc3339(DateTime::from(SystemTime::now())),
         sequencer: upload.sequencer.clone(),
     };
-    Ok((write_item(deps, item).await?, size))
+    let outcome = write_item(deps, item)
+        .instrument(tracing::info_span!("DynamoDB.PutItem"))
+        .await?;
+    Ok((outcome, size))
 }
 
 /// What reading the object the event is about found.
@@ -467,7 +495,11 @@ async fn write_item(deps: &Deps, item: ObjectItem) -> Result<Outcome, RecordErro
 /// removal delivered after a newer upload's event leaves the newer item alone. Without one (the
 /// local emulator): deleted only if the key is still absent from the bucket.
 async fn remove_item(deps: &Deps, upload: &Upload) -> Result<Outcome, RecordError> {
-    if upload.sequencer.is_none() && object_exists(deps, upload).await? {
+    if upload.sequencer.is_none()
+        && object_exists(deps, upload)
+            .instrument(tracing::info_span!("S3.HeadObject"))
+            .await?
+    {
         tracing::info!("the key was written again since this removal: its newer event indexes it");
         return Ok(Outcome::Superseded);
     }
@@ -487,7 +519,11 @@ async fn remove_item(deps: &Deps, upload: &Upload) -> Result<Outcome, RecordErro
             .expression_attribute_values(":sequencer", AttributeValue::S(sequencer.clone())),
         None => request.condition_expression("attribute_exists(#key)"),
     };
-    match request.send().await {
+    match request
+        .send()
+        .instrument(tracing::info_span!("DynamoDB.DeleteItem"))
+        .await
+    {
         Ok(_) => {
             tracing::info!("object removed from the bucket: item deleted");
             Ok(Outcome::Removed)

@@ -19,8 +19,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{json, Value};
 use testkit::{free_port, Emulator, StreamReader};
 
-use crate::http;
 use crate::template::{self, Function, Plan};
+use crate::{http, logs};
 
 /// The queue the bucket's notifications go to locally; in AWS, S3 invokes the function directly.
 const NOTIFICATIONS_QUEUE: &str = "LocalS3Notifications";
@@ -806,7 +806,7 @@ impl Story<'_> {
         )
         .await?;
 
-        self.step(8, "Where each function's logs are", async {
+        self.step(8, "Each function's logs, and the metrics in them", async {
             for function in &self.plan.functions {
                 let log = format!("target/local/logs/{}.log", function.binary);
                 let text = std::fs::read_to_string(self.root.join(&log)).map_err(|error| format!("{log}: {error}"))?;
@@ -816,8 +816,18 @@ impl Story<'_> {
                 if lines == 0 {
                     return Err(format!("{} logged nothing", function.binary));
                 }
+                // What CloudWatch would make of the function's Embedded Metric Format lines.
+                let totals = logs::metric_totals(&text);
+                let shown: Vec<String> = totals.iter().map(|(name, total)| format!("{name} {total}")).collect();
+                println!("    {:<26} metrics: {}", "", shown.join(", "));
+                if !totals.get("ColdStart").is_some_and(|count| count.sum >= 1.0) || totals.len() < 2 {
+                    return Err(format!(
+                        "{} must report one ColdStart and its own metrics, got {totals:?}",
+                        function.binary
+                    ));
+                }
             }
-            println!("    e.g. tail -n 3 target/local/logs/s3-put-handler.log");
+            println!("    read one: cargo xtask logs s3-put-handler");
             Ok(())
         })
         .await?;

@@ -11,12 +11,15 @@
 //! - `cargo xtask bench [--quick]`: every function in Rust beside its Python equivalent, measured
 //!   the same way in the same run; writes `docs/benchmarks.md` (see `bench.rs`). `--binaries DIR`
 //!   measures the Rust binaries in DIR instead of building them; `--only` some functions.
+//! - `cargo xtask logs <function>`: one function's log from the last local run, one readable line
+//!   per JSON line (see `logs.rs`).
 //! - `cargo xtask sizes [--update]`: fails when a function's arm64 binary grew more than 10% over
 //!   the baseline in `bench/binary-sizes.json` (see `sizes.rs`).
 
 mod bench;
 mod http;
 mod local;
+mod logs;
 mod sizes;
 mod template;
 
@@ -24,7 +27,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str =
-    "usage: cargo xtask local [--keep] | bench [--quick] [--binaries DIR] [--only F1,F2] | sizes [--update]";
+    "usage: cargo xtask local [--keep] | bench [--quick] [--binaries DIR] [--only F1,F2] | logs <function> | sizes [--update]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -36,6 +39,7 @@ async fn main() -> ExitCode {
         match args.first().map(String::as_str) {
             Some("local") => local::run(flag("--keep")).await,
             Some("bench") => bench::run(flag("--quick"), value("--binaries").map(PathBuf::from), value("--only")).await,
+            Some("logs") => logs::run(&root, args.get(1).map(String::as_str)),
             Some("sizes") => sizes::run(&root, flag("--update")),
             _ => Err(USAGE.to_owned()),
         }

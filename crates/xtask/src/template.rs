@@ -504,4 +504,69 @@ mod tests {
             "the put handler's timeout is sized for 1 GiB"
         );
     }
+
+    /// The resource a `!Ref X` or `!GetAtt X.Attribute` names.
+    fn named(value: &Value) -> Option<&str> {
+        match value {
+            Value::Tagged(tagged) => tagged.value.as_str()?.split('.').next(),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn every_function_and_every_failure_queue_has_its_alarm_and_every_alarm_notifies() {
+        let template = template();
+        let resources = template["Resources"].as_mapping().unwrap();
+        let of_type = |kind: &str| -> Vec<String> {
+            resources
+                .iter()
+                .filter(|(_, resource)| resource["Type"].as_str() == Some(kind))
+                .map(|(id, _)| id.as_str().unwrap().to_owned())
+                .collect()
+        };
+        let alarms: Vec<&Value> = resources
+            .values()
+            .filter(|resource| resource["Type"].as_str() == Some("AWS::CloudWatch::Alarm"))
+            .map(|alarm| &alarm["Properties"])
+            .collect();
+        for alarm in &alarms {
+            assert_eq!(named(&alarm["AlarmActions"][0]), Some("AlarmTopic"), "{alarm:?}");
+        }
+        let watched = |namespace: &str, metric: &str, resource: &str| {
+            alarms.iter().any(|alarm| {
+                alarm["Namespace"].as_str() == Some(namespace)
+                    && alarm["MetricName"].as_str() == Some(metric)
+                    && named(&alarm["Dimensions"][0]["Value"]) == Some(resource)
+            })
+        };
+        let functions = of_type("AWS::Serverless::Function");
+        assert_eq!(functions.len(), the_plan().functions.len());
+        for function in &functions {
+            for metric in ["Errors", "Throttles"] {
+                assert!(
+                    watched("AWS/Lambda", metric, function),
+                    "no {metric} alarm for {function}"
+                );
+            }
+        }
+        for queue in of_type("AWS::SQS::Queue") {
+            assert!(
+                watched("AWS/SQS", "ApproximateNumberOfMessagesVisible", &queue),
+                "no alarm on {queue}"
+            );
+        }
+        for mapping in resources
+            .values()
+            .filter(|resource| resource["Type"].as_str() == Some("AWS::Lambda::EventSourceMapping"))
+        {
+            let function = named(&mapping["Properties"]["FunctionName"]).unwrap();
+            assert!(
+                watched("AWS/Lambda", "IteratorAge", function),
+                "no IteratorAge alarm for {function}"
+            );
+        }
+        for api in of_type("AWS::Serverless::HttpApi") {
+            assert!(watched("AWS/ApiGateway", "5xx", &api), "no 5xx alarm for {api}");
+        }
+    }
 }
