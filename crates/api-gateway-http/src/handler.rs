@@ -745,7 +745,13 @@ fn add_cors_headers(config: &Config, request: &Request, response: &mut Response<
             "access-control-allow-methods",
             HeaderValue::from_static("GET, POST, OPTIONS"),
         );
-        headers.insert("access-control-allow-headers", HeaderValue::from_static("content-type"));
+        // The signature headers too: a browser client with AWS credentials signs its requests.
+        headers.insert(
+            "access-control-allow-headers",
+            HeaderValue::from_static(
+                "content-type, authorization, x-amz-date, x-amz-security-token, x-amz-content-sha256",
+            ),
+        );
         headers.insert("access-control-max-age", HeaderValue::from_static("3600"));
     }
 }

@@ -38,9 +38,23 @@ impl From<Error> for Diagnostic {
     }
 }
 
+/// The client every invocation uses, built once in `main` (this function reads no configuration).
+pub struct Deps {
+    pub s3: Client,
+}
+
+impl Deps {
+    /// The client for `aws` (see `shared::aws`).
+    pub fn new(aws: &aws_config::SdkConfig) -> Deps {
+        Deps {
+            s3: shared::aws::s3_client(aws),
+        }
+    }
+}
+
 /// Lists every bucket the caller can see. The event is ignored.
-pub async fn function_handler(s3: &Client, _event: LambdaEvent<Value>) -> Result<Response, Error> {
-    let names = list_bucket_names(s3).await?;
+pub async fn function_handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result<Response, Error> {
+    let names = list_bucket_names(&deps.s3).await?;
     let body = json_list_like_python(&names);
     tracing::info!(count = names.len(), buckets = %body, "listed buckets");
     let mut metrics = shared::metrics::Metrics::new();
@@ -132,7 +146,7 @@ mod tests {
             .build()
     }
 
-    fn client_answering(rules: &[&Rule]) -> Client {
+    fn deps_answering(rules: &[&Rule]) -> Deps {
         let interceptor = rules.iter().fold(
             MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny),
             |interceptor, rule| interceptor.with_rule(rule),
@@ -144,7 +158,9 @@ mod tests {
             .http_client(create_mock_http_client())
             .interceptor(interceptor)
             .build();
-        Client::from_conf(config)
+        Deps {
+            s3: Client::from_conf(config),
+        }
     }
 
     fn any_event() -> LambdaEvent<Value> {
@@ -160,7 +176,7 @@ mod tests {
             .match_requests(|request| request.continuation_token() == Some("after-beta"))
             .then_output(|| page(&["gamma"], None));
 
-        let response = function_handler(&client_answering(&[&first, &second]), any_event())
+        let response = function_handler(&deps_answering(&[&first, &second]), any_event())
             .await
             .unwrap();
 
@@ -184,7 +200,7 @@ mod tests {
                 )
             });
 
-        let error = function_handler(&client_answering(&[&first, &second]), any_event())
+        let error = function_handler(&deps_answering(&[&first, &second]), any_event())
             .await
             .unwrap_err();
 

@@ -6,7 +6,7 @@
 //! - Run it locally: `./scripts/local.sh` from the repository root, or see this crate's README.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
-use s3_list_buckets::function_handler;
+use s3_list_buckets::{function_handler, Deps};
 use serde_json::Value;
 use tracing::Instrument;
 
@@ -15,13 +15,12 @@ async fn main() -> Result<(), Error> {
     shared::logging::init(env!("CARGO_PKG_NAME"));
     // Built once, before the first invocation: every invocation of this sandbox reuses the client
     // and its open connections.
-    let config = shared::aws::load_config().await;
-    let s3 = shared::aws::s3_client(&config);
-    let s3 = &s3;
+    let aws = shared::aws::load_config().await;
+    let deps = &Deps::new(&aws);
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let span = shared::logging::invocation_span(&event.context);
-        function_handler(s3, event).instrument(span)
+        function_handler(deps, event).instrument(span)
     }))
     .await
 }

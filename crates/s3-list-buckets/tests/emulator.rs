@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 use lambda_runtime::{Context, Diagnostic, LambdaEvent};
-use s3_list_buckets::{function_handler, Response};
+use s3_list_buckets::{function_handler, Deps, Response};
 use serde_json::Value;
 use testkit::{free_port, sdk_config_for, Emulator};
 
@@ -26,9 +26,9 @@ async fn create_buckets(s3: &aws_sdk_s3::Client, names: &[&str]) {
 #[tokio::test]
 async fn no_buckets_gives_an_empty_list() {
     let emulator = Emulator::start();
-    let s3 = shared::aws::s3_client(&emulator.sdk_config());
+    let deps = Deps::new(&emulator.sdk_config());
 
-    let response = function_handler(&s3, scheduled_event()).await.unwrap();
+    let response = function_handler(&deps, scheduled_event()).await.unwrap();
 
     assert_eq!(
         response,
@@ -42,10 +42,10 @@ async fn no_buckets_gives_an_empty_list() {
 #[tokio::test]
 async fn every_bucket_is_listed_by_name() {
     let emulator = Emulator::start();
-    let s3 = shared::aws::s3_client(&emulator.sdk_config());
-    create_buckets(&s3, &["alpha-photos", "beta-logs", "gamma.example.com"]).await;
+    let deps = Deps::new(&emulator.sdk_config());
+    create_buckets(&deps.s3, &["alpha-photos", "beta-logs", "gamma.example.com"]).await;
 
-    let response = function_handler(&s3, scheduled_event()).await.unwrap();
+    let response = function_handler(&deps, scheduled_event()).await.unwrap();
 
     assert_eq!(response.status_code, 200);
     assert_eq!(response.body, r#"["alpha-photos", "beta-logs", "gamma.example.com"]"#);
@@ -54,9 +54,9 @@ async fn every_bucket_is_listed_by_name() {
 #[tokio::test]
 async fn unreachable_endpoint_fails_the_invocation_instead_of_answering_an_empty_list() {
     let nobody_listens = format!("http://127.0.0.1:{}", free_port());
-    let s3 = shared::aws::s3_client(&sdk_config_for(&nobody_listens));
+    let deps = Deps::new(&sdk_config_for(&nobody_listens));
 
-    let error = function_handler(&s3, scheduled_event()).await.unwrap_err();
+    let error = function_handler(&deps, scheduled_event()).await.unwrap_err();
 
     let diagnostic = Diagnostic::from(error);
     assert_eq!(diagnostic.error_type, "ListBucketsFailed");
@@ -75,10 +75,10 @@ async fn unreachable_endpoint_fails_the_invocation_instead_of_answering_an_empty
 #[tokio::test]
 async fn response_is_identical_to_the_python_originals() {
     let emulator = Emulator::start();
-    let s3 = shared::aws::s3_client(&emulator.sdk_config());
-    create_buckets(&s3, &["alpha-photos", "beta-logs", "gamma.example.com"]).await;
+    let deps = Deps::new(&emulator.sdk_config());
+    create_buckets(&deps.s3, &["alpha-photos", "beta-logs", "gamma.example.com"]).await;
 
-    let rust = serde_json::to_value(function_handler(&s3, scheduled_event()).await.unwrap()).unwrap();
+    let rust = serde_json::to_value(function_handler(&deps, scheduled_event()).await.unwrap()).unwrap();
 
     // The Python original under the emulator's own Python, which has boto3 (moto depends on it).
     let python_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("python");

@@ -53,6 +53,8 @@ pub struct Function {
     pub async_retries: u32,
     pub async_failure_queue: Option<String>,
     pub stream: Option<StreamTrigger>,
+    /// The expressions of its `Schedule` events (`rate(1 hour)`).
+    pub schedules: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -280,12 +282,28 @@ impl Resolver<'_> {
         }
         let invoke = &properties["EventInvokeConfig"];
         let mut stream = None;
-        if let Some(events) = properties["Events"].as_mapping() {
-            for event in events
-                .values()
-                .filter(|event| event["Type"].as_str() == Some("DynamoDB"))
-            {
-                stream = Some(self.stream_trigger(&event["Properties"], &event["Properties"]["Stream"])?);
+        let mut schedules = Vec::new();
+        // Every kind of event the local run wires; any other is an error rather than a trigger
+        // that silently never fires.
+        for (name, event) in properties["Events"].as_mapping().into_iter().flatten() {
+            let trigger = &event["Properties"];
+            match event["Type"].as_str() {
+                Some("DynamoDB") => stream = Some(self.stream_trigger(trigger, &trigger["Stream"])?),
+                Some("Schedule" | "ScheduleV2") => {
+                    let expression = match &trigger["Schedule"] {
+                        Value::Null => &trigger["ScheduleExpression"],
+                        schedule => schedule,
+                    };
+                    schedules.push(self.string(expression)?);
+                }
+                // Served through each function's own function URL locally.
+                Some("HttpApi" | "Api") => {}
+                other => {
+                    return Err(format!(
+                        "{logical_id}: event {:?} of type {other:?} is not wired by the local run",
+                        name.as_str().unwrap_or_default()
+                    ))
+                }
             }
         }
         Ok(Function {
@@ -296,6 +314,7 @@ impl Resolver<'_> {
             async_retries: invoke["MaximumRetryAttempts"].as_u64().unwrap_or(2) as u32,
             async_failure_queue: self.queue_of(&invoke["DestinationConfig"]["OnFailure"])?,
             stream,
+            schedules,
         })
     }
 
@@ -347,7 +366,20 @@ mod tests {
                 .join("Cargo.toml");
             assert!(manifest.is_file(), "{binary} has no crate at {}", manifest.display());
         }
-        assert_eq!(binaries.len(), 4);
+        // And the other way: every crate with a `main.rs` under crates/ (but this one) is a
+        // function of the template, so a new crate cannot be forgotten there.
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut with_main: Vec<String> = std::fs::read_dir(&crates)
+            .unwrap()
+            .filter_map(|entry| entry.ok())
+            .filter(|entry| entry.path().join("src/main.rs").is_file())
+            .filter_map(|entry| entry.file_name().into_string().ok())
+            .filter(|name| name != "xtask")
+            .collect();
+        with_main.sort();
+        let mut sorted = binaries.clone();
+        sorted.sort();
+        assert_eq!(sorted, with_main);
     }
 
     #[test]
@@ -441,6 +473,17 @@ mod tests {
         let template = template();
         let auth = &template["Resources"]["CatalogApi"]["Properties"]["Auth"];
         assert_eq!(auth["DefaultAuthorizer"].as_str(), Some("AWS_IAM"));
+        // Only the CORS preflight route is open: browsers send it without credentials.
+        let events = template["Resources"]["ApiFunction"]["Properties"]["Events"]
+            .as_mapping()
+            .unwrap();
+        for event in events.values() {
+            let open = event["Properties"]["Auth"]["Authorizer"].as_str() == Some("NONE");
+            let preflight = event["Properties"]["Method"].as_str() == Some("OPTIONS");
+            assert_eq!(open, preflight, "{event:?}");
+        }
+        // CORS has one owner, the function: a CorsConfiguration would make API Gateway drop its headers.
+        assert!(template["Resources"]["CatalogApi"]["Properties"]["CorsConfiguration"].is_null());
         assert_eq!(
             template["Parameters"]["PublicDemoUrl"]["Default"].as_str(),
             Some("false")
@@ -568,5 +611,27 @@ mod tests {
         for api in of_type("AWS::Serverless::HttpApi") {
             assert!(watched("AWS/ApiGateway", "5xx", &api), "no 5xx alarm for {api}");
         }
+    }
+
+    #[test]
+    fn a_schedule_is_read_and_an_event_type_the_local_run_cannot_wire_is_an_error() {
+        let function = |events: &str| {
+            format!(
+                "Resources:\n  Reconciler:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: reconciler\n    Properties:\n      CodeUri: crates/reconciler\n      Events:\n{events}"
+            )
+        };
+        let scheduled = plan(&function(
+            "        Hourly:\n          Type: Schedule\n          Properties:\n            Schedule: rate(1 hour)\n",
+        ))
+        .unwrap();
+        assert_eq!(scheduled.functions[0].schedules, ["rate(1 hour)"]);
+        let queued = plan(&function(
+            "        Jobs:\n          Type: SQS\n          Properties:\n            Queue: arn\n",
+        ))
+        .unwrap_err();
+        assert!(
+            queued.contains("\"Jobs\" of type Some(\"SQS\") is not wired"),
+            "{queued}"
+        );
     }
 }
