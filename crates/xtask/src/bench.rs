@@ -137,6 +137,13 @@ pub async fn run(quick: bool, binaries: Option<PathBuf>, only: Option<String>) -
             only.as_deref()
                 .is_none_or(|only| only.split(',').any(|name| name == binary))
         })
+        .filter(|binary| {
+            let benchmarked = fixtures::BENCHMARKED.contains(&binary.as_str());
+            if !benchmarked {
+                println!("{binary}: not benchmarked (bench/fixtures.rs has no events or Python twin for it)");
+            }
+            benchmarked
+        })
         .collect();
     let work = root.join("target/bench");
     std::fs::create_dir_all(work.join("logs")).map_err(|error| format!("{}: {error}", work.display()))?;

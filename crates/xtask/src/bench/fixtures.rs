@@ -109,6 +109,14 @@ pub fn function_environment(_catalog: &Catalog, function: &str, language: Langua
         .collect()
 }
 
+/// The functions the benchmark has events (below) and a Python twin for; the others are left out.
+pub const BENCHMARKED: [&str; 4] = [
+    "s3-list-buckets",
+    "s3-put-handler",
+    "dynamodb-stream-consumer",
+    "api-gateway-http",
+];
+
 /// The events one function gets, one per call, in the order they are sent.
 pub fn events<'a>(catalog: &'a Catalog, function: &str, language: Language) -> Result<Box<dyn FnMut() -> Value + 'a>> {
     let mut sent = 0usize;
