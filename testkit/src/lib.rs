@@ -5,11 +5,10 @@
 //! buckets and tables. The server stops when the `Emulator` is dropped and also when the test
 //! process dies without dropping it: the server exits as soon as its standard input closes.
 
-use std::io::Read;
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::io::{BufRead, BufReader, Read};
+use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -22,16 +21,18 @@ pub const INSTALL_HINT: &str = "The local AWS emulator (moto) is not installed. 
 /// The region every local test uses; any valid name works against the emulator.
 pub const REGION: &str = "us-east-1";
 
-/// Starts moto's server and makes it exit when our end of its stdin closes (on drop, or when the
-/// test process dies for any reason).
+/// Starts moto's server on a port the operating system picks, prints that port, and exits when our
+/// end of its stdin closes (on drop, or when the test process dies for any reason). Letting the
+/// server bind port 0 itself, rather than handing it a port found free a moment earlier, means two
+/// tests starting emulators at once can never end up sharing one.
 const SERVER_SCRIPT: &str = r#"
-import os, sys, threading
-from moto.server import main
-def exit_when_parent_is_gone():
-    sys.stdin.read()
-    os._exit(0)
-threading.Thread(target=exit_when_parent_is_gone, daemon=True).start()
-main(["-H", "127.0.0.1", "-p", sys.argv[1]])
+import os, sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+print(server.get_host_and_port()[1], flush=True)
+sys.stdin.read()
+os._exit(0)
 "#;
 
 /// A running local AWS emulator.
@@ -47,30 +48,28 @@ impl Emulator {
     /// Panics, failing the test, with [`INSTALL_HINT`] when moto is not installed.
     pub fn start() -> Emulator {
         let python = find_moto_python().unwrap_or_else(|| panic!("{INSTALL_HINT}"));
-        let port = free_port();
         let mut server = Command::new(&python)
-            .args(["-c", SERVER_SCRIPT, &port.to_string()])
+            .args(["-c", SERVER_SCRIPT])
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|error| panic!("could not start {}: {error}. {INSTALL_HINT}", python.display()));
 
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
-            if let Ok(Some(status)) = server.try_wait() {
-                let mut stderr = String::new();
-                if let Some(mut pipe) = server.stderr.take() {
-                    let _ = pipe.read_to_string(&mut stderr);
-                }
-                panic!("the emulator exited with {status} before it was ready:\n{stderr}\n{INSTALL_HINT}");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the emulator did not accept connections on port {port} within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(50));
+        // The first line is the port, printed once the server listens; nothing if it failed.
+        let mut first_line = String::new();
+        if let Some(stdout) = server.stdout.take() {
+            let _ = BufReader::new(stdout).read_line(&mut first_line);
         }
+        let Ok(port) = first_line.trim().parse::<u16>() else {
+            let _ = server.kill();
+            let status = server.wait().map(|status| status.to_string()).unwrap_or_default();
+            let mut stderr = String::new();
+            if let Some(mut pipe) = server.stderr.take() {
+                let _ = pipe.read_to_string(&mut stderr);
+            }
+            panic!("the emulator exited ({status}) before it was ready:\n{stderr}\n{INSTALL_HINT}");
+        };
         // Nothing reads the server's request log: let it go to /dev/null rather than fill a pipe.
         drop(server.stderr.take());
         Emulator {

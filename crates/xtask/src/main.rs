@@ -13,10 +13,13 @@
 //!   measures the Rust binaries in DIR instead of building them; `--only` some functions.
 //! - `cargo xtask logs <function>`: one function's log from the last local run, one readable line
 //!   per JSON line (see `logs.rs`).
+//! - `cargo xtask copy-out <function> <folder>`: one function as a standalone project, with what
+//!   it needs of `shared`, its own template, setup script and README (see `copy_out.rs`).
 //! - `cargo xtask sizes [--update]`: fails when a function's arm64 binary grew more than 10% over
 //!   the baseline in `bench/binary-sizes.json` (see `sizes.rs`).
 
 mod bench;
+mod copy_out;
 mod http;
 mod local;
 mod logs;
@@ -27,7 +30,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str =
-    "usage: cargo xtask local [--keep] | bench [--quick] [--binaries DIR] [--only F1,F2] | logs <function> | sizes [--update]";
+    "usage: cargo xtask local [--keep] | bench [--quick] [--binaries DIR] [--only F1,F2] | logs <function> | copy-out <function> <folder> | sizes [--update]";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -40,6 +43,7 @@ async fn main() -> ExitCode {
             Some("local") => local::run(flag("--keep")).await,
             Some("bench") => bench::run(flag("--quick"), value("--binaries").map(PathBuf::from), value("--only")).await,
             Some("logs") => logs::run(&root, args.get(1).map(String::as_str)),
+            Some("copy-out") => copy_out::run(&root, args.get(1).map(String::as_str), args.get(2).map(String::as_str)),
             Some("sizes") => sizes::run(&root, flag("--update")),
             _ => Err(USAGE.to_owned()),
         }

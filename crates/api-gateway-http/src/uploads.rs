@@ -1,0 +1,184 @@
+//! `POST /uploads`: a presigned PUT for one file of a declared size.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use lambda_http::http::header::CONTENT_TYPE;
+use lambda_http::http::StatusCode;
+use lambda_http::Request;
+use serde::{Deserialize, Serialize};
+
+use crate::{json_response, Answer, Deps, Failure, MAX_KEY_BYTES};
+
+/// Largest request body accepted; an upload request is a few hundred bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// The body of `POST /uploads`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadRequest {
+    /// Where under the upload prefix the file goes: `reports/q3.pdf`.
+    pub key: String,
+    /// The Content-Type the upload will be sent with (the signature covers it).
+    pub content_type: Option<String>,
+    /// The file's exact size in bytes (the signature covers it: S3 refuses any other length).
+    pub size: u64,
+    /// Replace an object already at that key. Without it, S3 refuses the upload if the key
+    /// exists (412 Precondition Failed).
+    #[serde(default)]
+    pub overwrite: bool,
+}
+
+/// The answer to `POST /uploads`.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct UploadUrl {
+    /// The object's full key: the upload prefix and the requested key.
+    pub key: String,
+    /// A presigned URL: send the file there with `method` and exactly these `headers`.
+    pub url: String,
+    /// Always `PUT`.
+    pub method: String,
+    /// The headers the signature covers (`content-type`, `content-length`, and `if-none-match`
+    /// unless overwriting): the upload must carry them with these values, or S3 refuses it.
+    pub headers: BTreeMap<String, String>,
+    /// Seconds until the URL stops working.
+    pub expires_in: u64,
+}
+
+/// Hands out a presigned PUT for one file of a declared size.
+///
+/// S3 itself enforces the limits, because they are signed into the URL: the `Content-Length`
+/// (a presigned URL cannot cap a body otherwise; a different length breaks the signature) and,
+/// unless `overwrite` is asked for, `If-None-Match: *` (S3 answers 412 if the key exists).
+pub(crate) async fn create_upload(deps: &Deps, request: &Request) -> Answer {
+    let upload = json_body::<UploadRequest>(request)?;
+    validate_upload_key(&upload.key).map_err(Failure::bad_request)?;
+    let max_bytes = deps.config.max_upload_bytes;
+    if upload.size > max_bytes {
+        return Err(Failure::client(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The file is {} bytes; uploads of at most {max_bytes} bytes are accepted.",
+                upload.size
+            ),
+        ));
+    }
+    let size = i64::try_from(upload.size).map_err(|_| Failure::bad_request("size is too large."))?;
+    let content_type = upload
+        .content_type
+        .unwrap_or_else(|| "application/octet-stream".to_owned());
+    if content_type.is_empty()
+        || content_type.len() > 255
+        || !content_type.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+    {
+        return Err(Failure::bad_request(
+            "content_type must be 1 to 255 printable ASCII characters.",
+        ));
+    }
+    let key = format!("{}{}", deps.config.upload_prefix, upload.key);
+    if key.len() > MAX_KEY_BYTES {
+        return Err(Failure::bad_request(format!(
+            "The key is {} bytes with its prefix; S3 allows {MAX_KEY_BYTES}.",
+            key.len()
+        )));
+    }
+    let expires_in = deps.config.presign_expires_in;
+    let presigning =
+        PresigningConfig::expires_in(expires_in).map_err(|error| Failure::internal("presigning config", &error))?;
+    let put = deps
+        .s3
+        .put_object()
+        .bucket(&deps.config.uploads_bucket)
+        .key(&key)
+        .content_type(&content_type)
+        .content_length(size);
+    let put = if upload.overwrite { put } else { put.if_none_match("*") };
+    let presigned = put
+        .presigned(presigning)
+        .await
+        .map_err(|error| Failure::internal("presigning a PUT", &error))?;
+    let headers = presigned
+        .headers()
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+        .collect();
+    let answer = UploadUrl {
+        key,
+        url: presigned.uri().to_owned(),
+        method: presigned.method().to_owned(),
+        headers,
+        expires_in: expires_in.as_secs(),
+    };
+    Ok(json_response(StatusCode::CREATED, &answer))
+}
+
+/// Why a requested upload key is refused, if it is: empty, too long, absolute, with a `..`
+/// segment, or with characters that are not printable.
+pub fn validate_upload_key(key: &str) -> Result<(), String> {
+    if key.is_empty() {
+        return Err("key must not be empty.".to_owned());
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(format!(
+            "key is {} bytes; at most {MAX_KEY_BYTES} are allowed.",
+            key.len()
+        ));
+    }
+    if key.starts_with('/') {
+        return Err("key must not start with '/'.".to_owned());
+    }
+    if key.split('/').any(|segment| segment == "..") {
+        return Err("key must not contain a '..' segment.".to_owned());
+    }
+    if key.chars().any(char::is_control) {
+        return Err("key must contain printable characters only.".to_owned());
+    }
+    Ok(())
+}
+
+/// The request's JSON body as `T`, or the 4xx that says why not. Checks what `payload()` would
+/// silently turn into `None`: a missing or non-JSON content type.
+fn json_body<T: for<'de> Deserialize<'de>>(request: &Request) -> Result<T, Failure> {
+    let content_type = request
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    let media_type = content_type.split(';').next().unwrap_or_default().trim();
+    if !media_type.eq_ignore_ascii_case("application/json") {
+        return Err(Failure::bad_request(format!(
+            "Send the body as application/json, not {content_type:?}."
+        )));
+    }
+    let body = request.body().as_ref();
+    if body.len() > MAX_BODY_BYTES {
+        return Err(Failure::client(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "The body is {} bytes; at most {MAX_BODY_BYTES} are accepted.",
+                body.len()
+            ),
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|error| Failure::bad_request(format!("The body is not a valid request: {error}.")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upload_keys_are_validated() {
+        assert_eq!(validate_upload_key("reports/q3.pdf"), Ok(()));
+        assert_eq!(validate_upload_key("reports/q3 final + notes é.pdf"), Ok(()));
+        assert!(validate_upload_key("").unwrap_err().contains("empty"));
+        assert!(validate_upload_key("/etc/passwd")
+            .unwrap_err()
+            .contains("start with '/'"));
+        assert!(validate_upload_key("a/../b").unwrap_err().contains("'..'"));
+        assert!(validate_upload_key("..").unwrap_err().contains("'..'"));
+        assert_eq!(validate_upload_key("a/..b/c..d"), Ok(()));
+        assert!(validate_upload_key("a\nb").unwrap_err().contains("printable"));
+        assert!(validate_upload_key(&"k".repeat(1025)).unwrap_err().contains("1024"));
+    }
+}
