@@ -15,7 +15,10 @@ command -v python3 >/dev/null || fail "python3 not found: install Python 3.9 or 
 requirements="$ROOT/tools/requirements.txt"
 UV_VERSION=0.13.9
 stamp="$VENV/.installed-requirements"
-if [ -f "$stamp" ] && cmp -s "$requirements" "$stamp"; then
+# What is installed: the pinned list and the installer's own version.
+wanted="$(cat "$requirements")
+uv==$UV_VERSION"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
   echo "tools: up to date in .tools/venv"
 else
   step "Installing pinned tools into .tools/venv (under a minute the first time)"
@@ -24,7 +27,7 @@ else
   # from its cache when another project (or a copied-out function) asks for the same versions.
   "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
   "$VENV/bin/uv" pip install --quiet --python "$VENV/bin/python" -r "$requirements"
-  cp "$requirements" "$stamp"
+  printf '%s\n' "$wanted" > "$stamp"
 fi
 
 if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything a change must pass, in the order that fails fastest: formatting, lints, every test
 # (unit tests and tests against the local AWS emulator, which they start themselves), and the
-# SAM template's validation. Installs the pinned tools first if they are missing.
+# SAM template's validation and security scan. Installs the pinned tools first if they are missing.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$ROOT"
@@ -19,3 +19,6 @@ cargo test --workspace
 
 step "sam validate --lint"
 sam validate --lint
+
+# cfn-lint and checkov on the template, offline (see the script for what each checks).
+bash scripts/scan-template.sh

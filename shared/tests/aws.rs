@@ -31,7 +31,7 @@ async fn config_from_the_environment_reaches_the_emulator_with_path_style_s3() {
         .provide_credentials()
         .await
         .unwrap();
-    assert_eq!(credentials.access_key_id(), "testing");
+    assert_eq!(credentials.access_key_id(), testkit::ACCESS_KEY_ID);
 
     let s3 = shared::aws::s3_client(&config);
     s3.create_bucket().bucket("path-style-check").send().await.unwrap();

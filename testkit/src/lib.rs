@@ -4,6 +4,10 @@
 //! Each [`Emulator`] is its own server with its own empty state, so tests never see each other's
 //! buckets and tables. The server stops when the `Emulator` is dropped and also when the test
 //! process dies without dropping it: the server exits as soon as its standard input closes.
+//!
+//! [`faults::FaultProxy`] sits between a function and the emulator and breaks chosen requests.
+
+pub mod faults;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{Ipv4Addr, TcpListener};
@@ -20,6 +24,11 @@ pub const INSTALL_HINT: &str = "The local AWS emulator (moto) is not installed. 
 
 /// The region every local test uses; any valid name works against the emulator.
 pub const REGION: &str = "us-east-1";
+/// The emulator accepts any credentials. These are distinctive so that a scan of the local run's
+/// logs can tell whether a function ever logged them.
+pub const ACCESS_KEY_ID: &str = "local-emulator-access-key";
+/// See [`ACCESS_KEY_ID`].
+pub const SECRET_ACCESS_KEY: &str = "local-emulator-secret-never-logged";
 
 /// Starts moto's server on a port the operating system picks, prints that port, and exits when our
 /// end of its stdin closes (on drop, or when the test process dies for any reason). Letting the
@@ -95,8 +104,8 @@ impl Emulator {
         [
             ("AWS_ENDPOINT_URL", self.endpoint.clone()),
             ("AWS_REGION", REGION.to_owned()),
-            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.to_owned()),
         ]
     }
 
@@ -109,7 +118,7 @@ impl Emulator {
 
 /// An `SdkConfig` with dummy credentials for any endpoint, including one where nothing listens.
 pub fn sdk_config_for(endpoint: &str) -> SdkConfig {
-    let credentials = Credentials::new("testing", "testing", None, None, "emulator");
+    let credentials = Credentials::new(ACCESS_KEY_ID, SECRET_ACCESS_KEY, None, None, "emulator");
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))

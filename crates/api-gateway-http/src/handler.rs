@@ -6,6 +6,7 @@
 //! routes has its own file: `uploads.rs` (`POST /uploads`), `objects.rs` (`GET /objects...`),
 //! `stats.rs` (`GET /stats...`), and `pages.rs` for the paging both listings share.
 
+mod conversion;
 mod objects;
 mod pages;
 mod stats;
@@ -24,6 +25,7 @@ use serde::Serialize;
 use serde_json::json;
 use shared::problem::Problem;
 
+pub use conversion::{usable_event, UsableEventsLayer, UNUSABLE_EVENT_HEADER};
 pub use objects::ObjectPage;
 pub use stats::StatsPage;
 pub use uploads::{validate_upload_key, UploadRequest, UploadUrl, MAX_BODY_BYTES};
@@ -284,6 +286,9 @@ pub async fn function_handler(deps: &Deps, request: Request) -> Result<Response<
 
 /// Runs the route's handler, once the method is checked.
 async fn answer(deps: &Deps, request: &Request, path: String, route: Option<&Route>) -> Answer {
+    if let Some(reason) = request.headers().get(UNUSABLE_EVENT_HEADER) {
+        return Err(Failure::bad_request(reason.to_str().unwrap_or_default()));
+    }
     if request.method() == Method::OPTIONS {
         return Ok(response(StatusCode::NO_CONTENT, Body::Empty));
     }

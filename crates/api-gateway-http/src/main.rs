@@ -9,7 +9,7 @@
 //!   statistics table, `s3:PutObject` on `<bucket>/<prefix>*` (for the presigned URLs).
 //! - Run it locally: `./scripts/local.sh`, or see this crate's README.
 
-use api_gateway_http::{function_handler, Config, Deps};
+use api_gateway_http::{function_handler, Config, Deps, UsableEventsLayer};
 use lambda_http::{service_fn, Error, Request};
 use tracing::Instrument;
 
@@ -18,11 +18,17 @@ async fn main() -> Result<(), Error> {
     shared::logging::init(env!("CARGO_PKG_NAME"));
     let config = Config::from_lookup(|name| std::env::var(name).ok()).expect("configuration from the environment");
     let aws = shared::aws::load_config().await;
-    let deps = &Deps::new(&aws, config);
+    // `lambda_http::runtime` (for the layer below) needs a handler that owns what it borrows: the
+    // dependencies live as long as the process, so leaking them once is exactly their lifetime.
+    let deps: &'static Deps = Box::leak(Box::new(Deps::new(&aws, config)));
 
-    lambda_http::run(service_fn(|request: Request| {
+    // `UsableEventsLayer`: an event lambda_http could not convert (a `Host` that is not a valid
+    // authority...) becomes a 400 problem instead of a panic (see `conversion.rs`).
+    lambda_http::runtime(service_fn(move |request: Request| {
         let span = shared::logging::invocation_span(&lambda_http::RequestExt::lambda_context(&request));
         function_handler(deps, request).instrument(span)
     }))
+    .layer(UsableEventsLayer)
+    .run()
     .await
 }

@@ -615,6 +615,53 @@ async fn an_unreachable_dependency_is_a_503_problem_with_retry_after() {
     assert_eq!(response.headers()["access-control-allow-origin"], ORIGIN);
 }
 
+#[tokio::test]
+async fn a_throttled_table_is_retried_and_one_that_stays_throttled_is_a_503_problem() {
+    let emulator = Emulator::start();
+    let direct = api(&emulator, "throttled").await;
+    index(&direct, "uploads/a.txt", 3).await;
+    let proxy = testkit::faults::FaultProxy::start(emulator.endpoint());
+    let deps = Deps::new(&testkit::sdk_config_for(proxy.endpoint()), direct.config.clone());
+
+    proxy.inject("Query", testkit::faults::Fault::Throttle, 1);
+    let (status, body, _) = call(&deps, get(Shape::HttpApiV2, "/objects", &[])).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["items"][0]["key"], "uploads/a.txt");
+
+    proxy.inject("Query", testkit::faults::Fault::Throttle, 100);
+    let (status, body, response) = call(&deps, get(Shape::HttpApiV2, "/objects", &[])).await;
+    assert_eq!(status, 503, "{body}");
+    problem(503, &body, &response);
+    assert_eq!(response.headers()["retry-after"], "1");
+    assert_eq!(
+        proxy.seen("Query"),
+        (5, 4),
+        "a throttled attempt and its retry, then the SDK's three attempts, all throttled"
+    );
+}
+
+#[tokio::test]
+async fn a_rest_event_whose_host_is_not_a_valid_authority_is_a_400_problem_not_a_crash() {
+    let emulator = Emulator::start();
+    let deps = api(&emulator, "host").await;
+    let mut event: Value = serde_json::from_str(include_str!("../events/rest-api-v1.json")).unwrap();
+    event["headers"]["Host"] = json!("bad host");
+    event["multiValueHeaders"]["Host"] = json!(["bad host"]);
+    let raw = serde_json::to_vec(&event).unwrap();
+
+    // What the function's runtime layer (`UsableEventsLayer`) does to the raw event first.
+    let usable = api_gateway_http::usable_event(&raw).expect("the event is made usable");
+    let mut context = Context::default();
+    context.request_id = "test-request-id".to_owned();
+    let request = lambda_http::request::from_str(std::str::from_utf8(&usable).unwrap())
+        .expect("lambda_http converts it now")
+        .with_lambda_context(context);
+    let (status, body, response) = call(&deps, request).await;
+
+    assert_eq!(status, 400, "{body}");
+    assert!(problem(400, &body, &response).contains("Host"), "{body}");
+}
+
 // The property: whatever a client sends, the answer is never a 5xx, and every 4xx is a problem.
 
 fn method() -> impl Strategy<Value = &'static str> {

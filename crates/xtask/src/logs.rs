@@ -126,9 +126,55 @@ pub fn metric_totals(log: &str) -> BTreeMap<String, Total> {
     totals
 }
 
+/// What must never reach a log, each with what gives it away. Events are recognised by the
+/// structure only a whole event has, so a message naming one field (`NewImage is not an object
+/// item`) is fine.
+const LEAKS: [(&str, &str); 10] = [
+    ("X-Amz-Signature=", "a presigned URL's signature"),
+    ("X-Amz-Credential=", "a presigned URL's credential"),
+    ("X-Amz-Security-Token", "a session token"),
+    (testkit::SECRET_ACCESS_KEY, "the secret access key"),
+    ("\"Records\":[", "a whole S3 or stream event"),
+    ("\"NewImage\":{", "a whole stream record"),
+    ("\"OldImage\":{", "a whole stream record"),
+    ("\"requestContext\":{", "a whole API Gateway event"),
+    ("\"eventSource\":\"aws:", "a whole event record"),
+    ("\"authorization\":", "a request's credentials"),
+];
+
+/// What `line` leaks, if anything: see [`LEAKS`]. JSON quoted inside a string counts too.
+pub fn leaks(line: &str) -> Vec<&'static str> {
+    let unescaped = line.replace('\\', "");
+    let lowercase = unescaped.to_ascii_lowercase();
+    LEAKS
+        .iter()
+        .filter(|(needle, _)| unescaped.contains(needle) || lowercase.contains(&needle.to_ascii_lowercase()))
+        .map(|(_, what)| *what)
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_and_whole_events_are_found_even_quoted_inside_a_message() {
+        let presigned =
+            r#"{"message":"answer","url":"http://127.0.0.1/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=abc"}"#;
+        assert!(leaks(presigned).contains(&"a presigned URL's signature"));
+        let event = r#"{"message":"got {\"Records\":[{\"eventSource\":\"aws:s3\"}]}"}"#;
+        assert_eq!(leaks(event), ["a whole S3 or stream event", "a whole event record"]);
+        let secret = format!(r#"{{"message":"config","secret":"{}"}}"#, testkit::SECRET_ACCESS_KEY);
+        assert_eq!(leaks(&secret), ["the secret access key"]);
+        let header = r#"{"headers":{"Authorization":"AWS4-HMAC-SHA256 Credential=x"}}"#;
+        assert_eq!(leaks(header), ["a request's credentials"]);
+    }
+
+    #[test]
+    fn a_message_that_names_a_field_is_not_a_leak() {
+        let line = r#"{"error":"record 0 is malformed: NewImage is not an object item: missing field `bucket`","level":"ERROR"}"#;
+        assert!(leaks(line).is_empty());
+    }
 
     const EMF: &str = r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"UploadCatalog","Dimensions":[["service"]],"Metrics":[{"Name":"ObjectsIndexed","Unit":"Count"},{"Name":"BytesHashed","Unit":"Bytes"}]}]},"service":"s3-put-handler","ObjectsIndexed":2.0,"BytesHashed":30.0}"#;
 

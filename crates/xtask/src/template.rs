@@ -3,6 +3,9 @@
 //! function is triggered. The template is the one description of the application; nothing here
 //! repeats a name, a key or a setting from it.
 
+#[cfg(test)]
+mod least_privilege;
+
 use std::collections::BTreeMap;
 
 use serde_norway::Value;

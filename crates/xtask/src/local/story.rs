@@ -383,30 +383,42 @@ impl Story<'_> {
         )
         .await?;
 
-        self.step(9, "Each function's logs, and the metrics in them", async {
-            for function in &self.plan.functions {
-                let log = format!("target/local/logs/{}.log", function.binary);
-                let text = std::fs::read_to_string(self.root.join(&log)).map_err(|error| format!("{log}: {error}"))?;
-                let needle = format!("\"function_name\":\"{}\"", function.binary);
-                let lines = text.lines().filter(|line| line.contains(&needle)).count();
-                println!("    {:<26} {lines:>3} JSON lines in {log}", function.binary);
-                if lines == 0 {
-                    return Err(format!("{} logged nothing", function.binary));
+        self.step(
+            9,
+            "Each function's logs: no secrets, no whole events, and the metrics in them",
+            async {
+                for function in &self.plan.functions {
+                    let log = format!("target/local/logs/{}.log", function.binary);
+                    let text =
+                        std::fs::read_to_string(self.root.join(&log)).map_err(|error| format!("{log}: {error}"))?;
+                    // Nothing secret and no whole event in any line, the runtime emulator's included.
+                    for (number, line) in text.lines().enumerate() {
+                        let leaked = logs::leaks(line);
+                        if !leaked.is_empty() {
+                            return Err(format!("{log}:{}: {} in the log", number + 1, leaked.join(", ")));
+                        }
+                    }
+                    let needle = format!("\"function_name\":\"{}\"", function.binary);
+                    let lines = text.lines().filter(|line| line.contains(&needle)).count();
+                    println!("    {:<26} {lines:>3} JSON lines in {log}", function.binary);
+                    if lines == 0 {
+                        return Err(format!("{} logged nothing", function.binary));
+                    }
+                    // What CloudWatch would make of the function's Embedded Metric Format lines.
+                    let totals = logs::metric_totals(&text);
+                    let shown: Vec<String> = totals.iter().map(|(name, total)| format!("{name} {total}")).collect();
+                    println!("    {:<26} metrics: {}", "", shown.join(", "));
+                    if !totals.get("ColdStart").is_some_and(|count| count.sum >= 1.0) || totals.len() < 2 {
+                        return Err(format!(
+                            "{} must report one ColdStart and its own metrics, got {totals:?}",
+                            function.binary
+                        ));
+                    }
                 }
-                // What CloudWatch would make of the function's Embedded Metric Format lines.
-                let totals = logs::metric_totals(&text);
-                let shown: Vec<String> = totals.iter().map(|(name, total)| format!("{name} {total}")).collect();
-                println!("    {:<26} metrics: {}", "", shown.join(", "));
-                if !totals.get("ColdStart").is_some_and(|count| count.sum >= 1.0) || totals.len() < 2 {
-                    return Err(format!(
-                        "{} must report one ColdStart and its own metrics, got {totals:?}",
-                        function.binary
-                    ));
-                }
-            }
-            println!("    read one: cargo xtask logs s3-put-handler");
-            Ok(())
-        })
+                println!("    read one: cargo xtask logs s3-put-handler");
+                Ok(())
+            },
+        )
         .await?;
 
         heading("Done: every trigger fired and every function answered as the story says");

@@ -1,0 +1,186 @@
+//! Events `lambda_http` cannot turn into an `http::Request`, made into ones it can, marked so the
+//! handler answers them with a 400.
+//!
+//! `lambda_http` builds the request's URI from the event's `Host` header (or the request
+//! context's domain name), its `X-Forwarded-Proto` header, its path and, for HTTP APIs, its raw
+//! query string, and it panics when the result is not a valid URI: a REST API event whose `Host`
+//! is `bad host` makes the invocation fail with "Lambda panicked: failed to build request", where
+//! the client deserves a problem saying what is wrong. API Gateway lets such a `Host` through on
+//! REST APIs, and anybody can invoke a function URL or the function itself with any event.
+//!
+//! [`UsableEvents`] runs on the raw invocation, before `lambda_http` sees it: an event whose URI
+//! would not build loses the parts it is built from (`Host`, `X-Forwarded-Proto`, the domain name,
+//! the path and query) and gets [`UNUSABLE_EVENT_HEADER`] saying which part was wrong.
+
+use std::task::{Context, Poll};
+
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
+use lambda_http::http::header::HOST;
+use lambda_http::http::{HeaderMap, Uri};
+use lambda_http::lambda_runtime::LambdaInvocation;
+use lambda_http::tower::{Layer, Service};
+use serde_json::Value;
+
+/// Set on a request whose event had to be changed for `lambda_http` to convert it; the value says
+/// why. The handler answers such a request with a 400 and that reason.
+pub const UNUSABLE_EVENT_HEADER: &str = "x-upload-catalog-unusable-event";
+
+/// The layer to add to `lambda_http::runtime(...)`: see the module's documentation.
+#[derive(Clone, Copy, Default)]
+pub struct UsableEventsLayer;
+
+impl<S> Layer<S> for UsableEventsLayer {
+    type Service = UsableEvents<S>;
+
+    fn layer(&self, inner: S) -> UsableEvents<S> {
+        UsableEvents { inner }
+    }
+}
+
+/// The service [`UsableEventsLayer`] wraps around the runtime's.
+#[derive(Clone)]
+pub struct UsableEvents<S> {
+    inner: S,
+}
+
+impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for UsableEvents<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, context: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(context)
+    }
+
+    fn call(&mut self, mut invocation: LambdaInvocation) -> S::Future {
+        if let Some(usable) = usable_event(&invocation.body) {
+            invocation.body = usable.into();
+        }
+        self.inner.call(invocation)
+    }
+}
+
+/// The event made convertible, or `None` when it needs no change (including when it is not an
+/// API Gateway event at all: `lambda_http` then reports that itself, as an invocation error).
+pub fn usable_event(event: &[u8]) -> Option<Vec<u8>> {
+    let problem = if let Ok(rest) = serde_json::from_slice::<ApiGatewayProxyRequest>(event) {
+        let path = path_with_stage(
+            rest.request_context.stage.as_deref(),
+            rest.path.as_deref().unwrap_or_default(),
+        );
+        // Its query string is re-encoded by lambda_http, so only the path can break the URI.
+        uri_problem(&rest.headers, rest.request_context.domain_name.as_deref(), &path, None)
+    } else if let Ok(http) = serde_json::from_slice::<ApiGatewayV2httpRequest>(event) {
+        let path = path_with_stage(
+            http.request_context.stage.as_deref(),
+            http.raw_path.as_deref().unwrap_or_default(),
+        );
+        let query = http.raw_query_string.as_deref().filter(|query| !query.is_empty());
+        uri_problem(&http.headers, http.request_context.domain_name.as_deref(), &path, query)
+    } else {
+        None
+    }?;
+
+    let mut event: Value = serde_json::from_slice(event).ok()?;
+    for headers in ["headers", "multiValueHeaders"] {
+        if let Some(headers) = event.get_mut(headers).and_then(Value::as_object_mut) {
+            headers.retain(|name, _| {
+                !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("x-forwarded-proto")
+            });
+        }
+    }
+    if let Some(context) = event.get_mut("requestContext").and_then(Value::as_object_mut) {
+        context.remove("domainName");
+    }
+    let object = event.as_object_mut()?;
+    for (field, replacement) in [("path", "/"), ("rawPath", "/"), ("rawQueryString", "")] {
+        if object.contains_key(field) {
+            object.insert(field.to_owned(), Value::from(replacement));
+        }
+    }
+    let headers = object
+        .entry("headers")
+        .or_insert_with(|| Value::Object(Default::default()));
+    if let Some(headers) = headers.as_object_mut() {
+        headers.insert(UNUSABLE_EVENT_HEADER.to_owned(), Value::from(problem));
+    } else {
+        *headers = serde_json::json!({ UNUSABLE_EVENT_HEADER: problem });
+    }
+    serde_json::to_vec(&event).ok()
+}
+
+/// Why the URI lambda_http builds from these parts would not be valid, if it would not. The same
+/// steps as lambda_http 1.3: `scheme://host` + path parsed as a URL, then the raw query appended
+/// and the whole parsed as an `http::Uri`.
+fn uri_problem(headers: &HeaderMap, domain_name: Option<&str>, path: &str, query: Option<&str>) -> Option<String> {
+    let host = headers.get(HOST).and_then(|value| value.to_str().ok()).or(domain_name);
+    let mut uri = match host {
+        None => match url::Url::parse(&format!("http://localhost{path}")) {
+            Ok(url) => url.path().to_owned(),
+            Err(_) => return Some("The request's path is not a valid URI path.".to_owned()),
+        },
+        Some(host) => {
+            let scheme = headers
+                .get("x-forwarded-proto")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("https");
+            match url::Url::parse(&format!("{scheme}://{host}{path}")) {
+                Ok(url) => url.to_string(),
+                Err(_) => {
+                    return Some(
+                        "The request's Host (or X-Forwarded-Proto) header and path do not make a valid URI.".to_owned(),
+                    )
+                }
+            }
+        }
+    };
+    if let Some(query) = query {
+        uri.push('?');
+        uri.push_str(query);
+    }
+    match uri.parse::<Uri>() {
+        Ok(_) => None,
+        Err(_) => Some("The request's host, path or query string do not make a valid URI.".to_owned()),
+    }
+}
+
+/// The path with the stage in front, as lambda_http puts it (the handler takes it off again).
+fn path_with_stage(stage: Option<&str>, path: &str) -> String {
+    match stage {
+        None | Some("$default") => path.to_owned(),
+        Some(_) if std::env::var_os("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_some() => path.to_owned(),
+        Some(stage) if path.starts_with(&format!("/{stage}/")) => path.to_owned(),
+        Some(stage) => format!("/{stage}{path}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rest_event(host: &str) -> Vec<u8> {
+        let mut event: Value = serde_json::from_str(include_str!("../events/rest-api-v1.json")).unwrap();
+        event["headers"]["Host"] = Value::from(host);
+        serde_json::to_vec(&event).unwrap()
+    }
+
+    #[test]
+    fn an_event_lambda_http_would_panic_on_is_made_convertible_and_marked() {
+        let event = rest_event("bad host");
+        // lambda_http 1.3 itself panics on it (the reason for this module).
+        let text = String::from_utf8(event.clone()).unwrap();
+        assert!(std::panic::catch_unwind(|| lambda_http::request::from_str(&text)).is_err());
+
+        let usable = usable_event(&event).expect("the event is changed");
+        let request = lambda_http::request::from_str(std::str::from_utf8(&usable).unwrap()).unwrap();
+        let reason = request.headers().get(UNUSABLE_EVENT_HEADER).unwrap().to_str().unwrap();
+        assert!(reason.contains("Host"), "{reason}");
+    }
+
+    #[test]
+    fn a_usable_event_is_left_alone() {
+        assert_eq!(usable_event(&rest_event("api.example.com")), None);
+        assert_eq!(usable_event(include_bytes!("../events/http-api-v2.json")), None);
+        assert_eq!(usable_event(b"not json"), None);
+    }
+}
