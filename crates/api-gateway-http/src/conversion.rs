@@ -8,9 +8,12 @@
 //! the client deserves a problem saying what is wrong. API Gateway lets such a `Host` through on
 //! REST APIs, and anybody can invoke a function URL or the function itself with any event.
 //!
-//! [`UsableEvents`] runs on the raw invocation, before `lambda_http` sees it: an event whose URI
-//! would not build loses the parts it is built from (`Host`, `X-Forwarded-Proto`, the domain name,
-//! the path and query) and gets [`UNUSABLE_EVENT_HEADER`] saying which part was wrong.
+//! It also panics on a body marked `isBase64Encoded` that is not base64 (found by the
+//! `http_request` fuzz target).
+//!
+//! [`UsableEvents`] runs on the raw invocation, before `lambda_http` sees it: an event it could not
+//! convert loses the parts that break it (`Host`, `X-Forwarded-Proto`, the domain name, the path
+//! and query, the body) and gets [`UNUSABLE_EVENT_HEADER`] saying which part was wrong.
 
 use std::task::{Context, Poll};
 
@@ -64,19 +67,17 @@ impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for UsableEvents<S>
 /// API Gateway event at all: `lambda_http` then reports that itself, as an invocation error).
 pub fn usable_event(event: &[u8]) -> Option<Vec<u8>> {
     let problem = if let Ok(rest) = serde_json::from_slice::<ApiGatewayProxyRequest>(event) {
-        let path = path_with_stage(
-            rest.request_context.stage.as_deref(),
-            rest.path.as_deref().unwrap_or_default(),
-        );
+        let stage = rest.request_context.stage.as_deref();
+        let path = path_with_stage(stage, rest.path.as_deref().unwrap_or_default());
         // Its query string is re-encoded by lambda_http, so only the path can break the URI.
         uri_problem(&rest.headers, rest.request_context.domain_name.as_deref(), &path, None)
+            .or_else(|| body_problem(rest.is_base64_encoded, rest.body.as_deref()))
     } else if let Ok(http) = serde_json::from_slice::<ApiGatewayV2httpRequest>(event) {
-        let path = path_with_stage(
-            http.request_context.stage.as_deref(),
-            http.raw_path.as_deref().unwrap_or_default(),
-        );
+        let stage = http.request_context.stage.as_deref();
+        let path = path_with_stage(stage, http.raw_path.as_deref().unwrap_or_default());
         let query = http.raw_query_string.as_deref().filter(|query| !query.is_empty());
         uri_problem(&http.headers, http.request_context.domain_name.as_deref(), &path, query)
+            .or_else(|| body_problem(http.is_base64_encoded, http.body.as_deref()))
     } else {
         None
     }?;
@@ -84,9 +85,9 @@ pub fn usable_event(event: &[u8]) -> Option<Vec<u8>> {
     let mut event: Value = serde_json::from_slice(event).ok()?;
     for headers in ["headers", "multiValueHeaders"] {
         if let Some(headers) = event.get_mut(headers).and_then(Value::as_object_mut) {
-            headers.retain(|name, _| {
-                !name.eq_ignore_ascii_case("host") && !name.eq_ignore_ascii_case("x-forwarded-proto")
-            });
+            let breaks_the_uri =
+                |name: &str| name.eq_ignore_ascii_case("host") || name.eq_ignore_ascii_case("x-forwarded-proto");
+            headers.retain(|name, _| !breaks_the_uri(name));
         }
     }
     if let Some(context) = event.get_mut("requestContext").and_then(Value::as_object_mut) {
@@ -98,6 +99,8 @@ pub fn usable_event(event: &[u8]) -> Option<Vec<u8>> {
             object.insert(field.to_owned(), Value::from(replacement));
         }
     }
+    object.insert("body".to_owned(), Value::Null);
+    object.insert("isBase64Encoded".to_owned(), Value::from(false));
     let headers = object
         .entry("headers")
         .or_insert_with(|| Value::Object(Default::default()));
@@ -144,6 +147,17 @@ fn uri_problem(headers: &HeaderMap, domain_name: Option<&str>, path: &str, query
     }
 }
 
+/// Why the body cannot be decoded as lambda_http decodes it, if it cannot: a body marked as
+/// base64 that is not (aws_lambda_events panics on it, "failed to decode aws base64 encoded body").
+fn body_problem(is_base64_encoded: bool, body: Option<&str>) -> Option<String> {
+    use base64::Engine;
+    let body = body.filter(|_| is_base64_encoded)?;
+    match base64::engine::general_purpose::STANDARD.decode(body) {
+        Ok(_) => None,
+        Err(_) => Some("The body is marked as base64-encoded but is not valid base64.".to_owned()),
+    }
+}
+
 /// The path with the stage in front, as lambda_http puts it (the handler takes it off again).
 fn path_with_stage(stage: Option<&str>, path: &str) -> String {
     match stage {
@@ -175,6 +189,20 @@ mod tests {
         let request = lambda_http::request::from_str(std::str::from_utf8(&usable).unwrap()).unwrap();
         let reason = request.headers().get(UNUSABLE_EVENT_HEADER).unwrap().to_str().unwrap();
         assert!(reason.contains("Host"), "{reason}");
+    }
+
+    #[test]
+    fn a_body_marked_base64_that_is_not_is_made_convertible_and_marked() {
+        let mut event: Value = serde_json::from_str(include_str!("../events/http-api-v2.json")).unwrap();
+        event["isBase64Encoded"] = Value::from(true);
+        event["body"] = Value::from("`not base64");
+        let text = event.to_string();
+        assert!(std::panic::catch_unwind(|| lambda_http::request::from_str(&text)).is_err());
+
+        let usable = usable_event(text.as_bytes()).expect("the event is changed");
+        let request = lambda_http::request::from_str(std::str::from_utf8(&usable).unwrap()).unwrap();
+        let reason = request.headers().get(UNUSABLE_EVENT_HEADER).unwrap().to_str().unwrap();
+        assert!(reason.contains("base64"), "{reason}");
     }
 
     #[test]
