@@ -267,17 +267,19 @@ impl StreamReader {
     }
 
     /// The records written since the last call, shaped as in a Lambda event.
+    ///
+    /// A shard the emulator fails to read (a busy emulator times out under load) keeps its
+    /// position and is read again on the next call, as Lambda's poller would: no record is
+    /// skipped and the reader never stops.
     pub async fn read(&mut self) -> Vec<serde_json::Value> {
         let mut records = Vec::new();
         for iterator in &mut self.iterators {
             let Some(current) = iterator.take() else { continue };
-            let output = self
-                .streams
-                .get_records()
-                .shard_iterator(current)
-                .send()
-                .await
-                .expect("reading the stream");
+            let read = self.streams.get_records().shard_iterator(current.clone()).send().await;
+            let Ok(output) = read else {
+                *iterator = Some(current);
+                continue;
+            };
             records.extend(
                 output
                     .records()

@@ -157,7 +157,7 @@ pub async fn run(quick: bool, binaries: Option<PathBuf>, only: Option<String>) -
             println!("\n==> Building the Rust functions ({profile} profile)");
             for function in &functions {
                 run_command(
-                    Command::new("cargo")
+                    crate::tool("cargo")
                         .args(["build", "--profile", profile, "-p", function])
                         .current_dir(&root),
                 )?;
@@ -464,7 +464,7 @@ fn time_cold_builds(root: &Path, work: &Path) -> Result<(f64, f64)> {
     println!("\n==> sam build of every function, from cold (several minutes)");
     let started = Instant::now();
     run_command(
-        Command::new("sam")
+        crate::tool("sam")
             .args(["build", "--build-dir"])
             .arg(work.join("cold-sam-build"))
             .env("CARGO_TARGET_DIR", &sam_target)
@@ -474,7 +474,7 @@ fn time_cold_builds(root: &Path, work: &Path) -> Result<(f64, f64)> {
     println!("\n==> cargo build --release --workspace, from cold (several minutes)");
     let started = Instant::now();
     run_command(
-        Command::new("cargo")
+        crate::tool("cargo")
             .args(["build", "--release", "--workspace"])
             .env("CARGO_TARGET_DIR", &release_target)
             .current_dir(root),

@@ -1,9 +1,19 @@
 //! Just enough HTTP for the local run: plain HTTP/1.1 on loopback, whole bodies.
 
+use std::sync::OnceLock;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+
+/// One client for the whole run: it keeps connections open between requests, as a browser or
+/// a load generator does, so that a request's time is the server's and not a TCP handshake's.
+fn client() -> &'static Client<HttpConnector, Full<Bytes>> {
+    static CLIENT: OnceLock<Client<HttpConnector, Full<Bytes>>> = OnceLock::new();
+    CLIENT.get_or_init(|| Client::builder(TokioExecutor::new()).build_http())
+}
 
 /// A response: status and body text.
 pub struct Answer {
@@ -15,7 +25,6 @@ pub struct Answer {
 
 /// Sends one request; `headers` are (name, value) pairs.
 pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Result<Answer, String> {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
     let mut request = hyper::Request::builder().method(method).uri(url);
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -23,7 +32,7 @@ pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Vec<u
     let request = request
         .body(Full::new(Bytes::from(body)))
         .map_err(|error| format!("{method} {url}: {error}"))?;
-    let response = client
+    let response = client()
         .request(request)
         .await
         .map_err(|error| format!("{method} {url}: {error}"))?;

@@ -1,8 +1,9 @@
-//! The local run: `cargo xtask local [--keep]`. This file puts the parts together, each in its
-//! own file: the resources the template declares (`resources`), the functions running under
-//! their runtime emulators (`runtimes`), the triggers between them (`triggers`), and the story
-//! that exercises them (`story`).
+//! The local run: `cargo xtask local [--keep]` and `cargo xtask load [--quick]`. This file puts
+//! the parts together, each in its own file: the resources the template declares (`resources`),
+//! the functions running under their runtime emulators (`runtimes`), the triggers between them
+//! (`triggers`), and what exercises them: the workshop story (`story`) or a load (`load`).
 
+mod load;
 mod resources;
 mod runtimes;
 mod story;
@@ -26,7 +27,16 @@ const PATIENCE: Duration = Duration::from_secs(60);
 
 type Result<T> = std::result::Result<T, String>;
 
-pub async fn run(keep: bool) -> Result<()> {
+/// What the running application is put through.
+pub enum Mode {
+    /// The workshop story, step by step; `keep` leaves everything running afterwards.
+    Story { keep: bool },
+    /// A burst of uploads through the whole pipeline, then concurrent requests to the HTTP API;
+    /// `quick` is the bounded size CI runs.
+    Load { quick: bool },
+}
+
+pub async fn run(mode: Mode) -> Result<()> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let template_text =
         std::fs::read_to_string(root.join("template.yaml")).map_err(|error| format!("template.yaml: {error}"))?;
@@ -42,7 +52,7 @@ pub async fn run(keep: bool) -> Result<()> {
         // into each function and compile it a second, different way.) No `--quiet`: the first
         // build takes minutes and cargo's progress shows it is moving.
         run_command(
-            Command::new("cargo")
+            crate::tool("cargo")
                 .args(["build", "-p", &function.binary])
                 .current_dir(&root),
         )?;
@@ -110,7 +120,18 @@ pub async fn run(keep: bool) -> Result<()> {
         runtimes: &runtimes,
         root: &root,
     };
-    let outcome = story.tell().await;
+    let keep = match mode {
+        Mode::Story { keep } => keep,
+        Mode::Load { .. } => false,
+    };
+    let outcome = match mode {
+        Mode::Story { .. } => story.tell().await,
+        Mode::Load { quick } => {
+            load::Load::new(&aws, &plan, &runtimes, &queues, &root, quick)
+                .run()
+                .await
+        }
+    };
     if outcome.is_ok() && keep {
         let api = story.api("");
         println!("\nStill running; Ctrl-C stops everything. In another terminal:");

@@ -153,9 +153,24 @@ pub fn leaks(line: &str) -> Vec<&'static str> {
         .collect()
 }
 
+/// The first line of a log that leaks something, as `(line number, what it leaks)`.
+pub fn first_leak(log: &str) -> Option<(usize, Vec<&'static str>)> {
+    log.lines()
+        .enumerate()
+        .map(|(index, line)| (index + 1, leaks(line)))
+        .find(|(_, leaked)| !leaked.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_leaking_line_is_named_by_its_number() {
+        let log = "{\"message\":\"fine\"}\n{\"authorization\":\"x\"}\n";
+        assert_eq!(first_leak(log), Some((2, vec!["a request's credentials"])));
+        assert_eq!(first_leak("{\"message\":\"fine\"}"), None);
+    }
 
     #[test]
     fn secrets_and_whole_events_are_found_even_quoted_inside_a_message() {

@@ -8,6 +8,10 @@
 //!   walks through the workshop story and prints what happened at each step and how long it
 //!   took. Exits non-zero if any step did not do what it says. `--keep` leaves everything running
 //!   afterwards, until Ctrl-C.
+//! - `cargo xtask load [--quick]`: the same application under load: a burst of uploads with
+//!   overwrites, duplicates and deletes through the whole pipeline until the catalog equals the
+//!   bucket and the statistics a recount, then concurrent requests to the HTTP API; prints the
+//!   times, throughput and latency percentiles (see `local/load.rs`).
 //! - `cargo xtask bench [--quick]`: every function in Rust beside its Python equivalent, measured
 //!   the same way in the same run; writes `docs/benchmarks.md` (see `bench.rs`). `--binaries DIR`
 //!   measures the Rust binaries in DIR instead of building them; `--only` some functions.
@@ -26,11 +30,38 @@ mod logs;
 mod sizes;
 mod template;
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
-use std::process::ExitCode;
+use std::process::{Command, ExitCode};
 
 const USAGE: &str =
-    "usage: cargo xtask local [--keep] | bench [--quick] [--binaries DIR] [--only F1,F2] | logs <function> | copy-out <function> <folder> | sizes [--update]";
+    "usage: cargo xtask local [--keep] | load [--quick] | bench [--quick] [--binaries DIR] [--only F1,F2] | logs <function> | copy-out <function> <folder> | sizes [--update]";
+
+/// The variables `cargo run` sets for the program it runs, here the task runner itself.
+const SET_BY_CARGO_RUN: [&str; 5] = [
+    "CARGO_PKG_",
+    "CARGO_MANIFEST_",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+];
+
+/// `program` as a child of the task runner, without what `cargo run` set for the runner
+/// (`CARGO_PKG_NAME=xtask`, `CARGO_MANIFEST_DIR=.../crates/xtask`, ...). A build script that
+/// watches one of them (ring's does) would see it change between a build started here and one
+/// started from the shell, and recompile itself and everything above it every time.
+pub fn tool(program: impl AsRef<OsStr>) -> Command {
+    let mut command = Command::new(program);
+    for (name, _) in std::env::vars_os() {
+        let inherited = name
+            .to_str()
+            .is_some_and(|name| SET_BY_CARGO_RUN.iter().any(|prefix| name.starts_with(prefix)));
+        if inherited {
+            command.env_remove(name);
+        }
+    }
+    command
+}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -40,7 +71,8 @@ async fn main() -> ExitCode {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
     let task = async {
         match args.first().map(String::as_str) {
-            Some("local") => local::run(flag("--keep")).await,
+            Some("local") => local::run(local::Mode::Story { keep: flag("--keep") }).await,
+            Some("load") => local::run(local::Mode::Load { quick: flag("--quick") }).await,
             Some("bench") => bench::run(flag("--quick"), value("--binaries").map(PathBuf::from), value("--only")).await,
             Some("logs") => logs::run(&root, args.get(1).map(String::as_str)),
             Some("copy-out") => copy_out::run(&root, args.get(1).map(String::as_str), args.get(2).map(String::as_str)),

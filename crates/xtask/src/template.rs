@@ -25,6 +25,43 @@ pub struct Plan {
     pub functions: Vec<Function>,
 }
 
+/// What the local story and the load look up in the plan, by what it is rather than by name.
+impl Plan {
+    /// The upload prefix the functions are given (`UPLOAD_PREFIX`).
+    pub fn upload_prefix(&self) -> String {
+        self.functions
+            .iter()
+            .find_map(|function| function.environment.get("UPLOAD_PREFIX"))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The uploads bucket: the template's one bucket.
+    pub fn uploads_bucket(&self) -> Result<&str, String> {
+        let bucket = self.buckets.first().ok_or("the template declares no bucket")?;
+        Ok(&bucket.name)
+    }
+
+    /// The objects table: the one with a stream.
+    pub fn objects_table(&self) -> Result<&str, String> {
+        let table = self
+            .tables
+            .iter()
+            .find(|table| table.stream_view.is_some())
+            .ok_or("no streamed table")?;
+        Ok(&table.name)
+    }
+
+    /// The statistics table, as the functions are told its name (`STATISTICS_TABLE_NAME`).
+    pub fn statistics_table(&self) -> Result<&str, String> {
+        self.functions
+            .iter()
+            .find_map(|function| function.environment.get("STATISTICS_TABLE_NAME"))
+            .map(String::as_str)
+            .ok_or_else(|| "no function names the statistics table".to_owned())
+    }
+}
+
 #[derive(Debug)]
 pub struct Bucket {
     pub name: String,

@@ -49,7 +49,7 @@ impl FunctionRuntime {
         let log_name = format!("{binary}.log");
         let log = std::fs::File::create(logs.join(&log_name)).map_err(|error| format!("{log_name}: {error}"))?;
         let log_too = log.try_clone().map_err(|error| format!("{log_name}: {error}"))?;
-        let child = Command::new("cargo")
+        let child = crate::tool("cargo")
             .args([
                 "lambda",
                 "watch",

@@ -69,17 +69,6 @@ impl Story<'_> {
         }
     }
 
-    /// The objects table: the one with a stream.
-    fn objects_table(&self) -> Result<&str> {
-        let table = self
-            .plan
-            .tables
-            .iter()
-            .find(|table| table.stream_view.is_some())
-            .ok_or("no streamed table")?;
-        Ok(&table.name)
-    }
-
     /// Waits until the API reports `objects` objects of `bytes` bytes in `folder`.
     async fn wait_for_stats(&self, folder: &str, objects: usize, bytes: usize) -> Result<()> {
         let path = format!("/stats/{}", encode_path(folder));
@@ -96,19 +85,8 @@ impl Story<'_> {
     }
 
     pub async fn tell(&self) -> Result<()> {
-        let prefix = self
-            .plan
-            .functions
-            .iter()
-            .find_map(|function| function.environment.get("UPLOAD_PREFIX"))
-            .cloned()
-            .unwrap_or_default();
-        let bucket = self
-            .plan
-            .buckets
-            .first()
-            .map(|bucket| bucket.name.clone())
-            .unwrap_or_default();
+        let prefix = self.plan.upload_prefix();
+        let bucket = self.plan.uploads_bucket()?.to_owned();
         let reports = format!("{prefix}reports/");
 
         self.step(1, "List the account's buckets with s3-list-buckets", async {
@@ -278,7 +256,7 @@ impl Story<'_> {
             7,
             "A record the consumer cannot apply: retried, then parked in the failure queue",
             async {
-                let objects = self.objects_table()?;
+                let objects = self.plan.objects_table()?;
                 let consumer = self
                     .plan
                     .functions
@@ -343,12 +321,7 @@ impl Story<'_> {
             8,
             "Drift repaired: the scheduled statistics-reconciler recounts every folder",
             async {
-                let statistics = self
-                    .plan
-                    .functions
-                    .iter()
-                    .find_map(|function| function.environment.get("STATISTICS_TABLE_NAME"))
-                    .ok_or("no function names the statistics table")?;
+                let statistics = self.plan.statistics_table()?;
                 let ghost = format!("{prefix}ghost/");
                 // Statistics for a folder that holds no object, last changed long ago: the drift a
                 // stream record parked in the failure queue leaves behind.
@@ -392,11 +365,8 @@ impl Story<'_> {
                     let text =
                         std::fs::read_to_string(self.root.join(&log)).map_err(|error| format!("{log}: {error}"))?;
                     // Nothing secret and no whole event in any line, the runtime emulator's included.
-                    for (number, line) in text.lines().enumerate() {
-                        let leaked = logs::leaks(line);
-                        if !leaked.is_empty() {
-                            return Err(format!("{log}:{}: {} in the log", number + 1, leaked.join(", ")));
-                        }
+                    if let Some((number, leaked)) = logs::first_leak(&text) {
+                        return Err(format!("{log}:{number}: {} in the log", leaked.join(", ")));
                     }
                     let needle = format!("\"function_name\":\"{}\"", function.binary);
                     let lines = text.lines().filter(|line| line.contains(&needle)).count();
