@@ -4,13 +4,15 @@
 //!
 //! This file routes a request and shapes every response (errors, CORS, metrics); each group of
 //! routes has its own file: `uploads.rs` (`POST /uploads`), `objects.rs` (`GET /objects...`),
-//! `stats.rs` (`GET /stats...`), and `pages.rs` for the paging both listings share.
+//! `stats.rs` (`GET /stats...`), and `pages.rs` for the paging both listings share; `GET /`
+//! serves the catalog's web page (`web_page.rs`).
 
 mod conversion;
 mod objects;
 mod pages;
 mod stats;
 mod uploads;
+mod web_page;
 
 use std::convert::Infallible;
 use std::time::{Duration, Instant};
@@ -183,6 +185,8 @@ type Answer = Result<Response<Body>, Failure>;
 /// The routes this API answers: the same as the `HttpApi` events in `template.yaml`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
+    /// The web page.
+    Page,
     Health,
     CreateUpload,
     ListObjects,
@@ -197,6 +201,7 @@ impl Route {
     /// The route `path` names, if any.
     pub fn of(path: &str) -> Option<Route> {
         match path {
+            "/" => Some(Route::Page),
             "/health" => Some(Route::Health),
             "/uploads" => Some(Route::CreateUpload),
             "/objects" => Some(Route::ListObjects),
@@ -220,6 +225,7 @@ impl Route {
     /// The route as API Gateway's route table names it: the `route` dimension of the metrics.
     pub fn name(&self) -> &'static str {
         match self {
+            Route::Page => "GET /",
             Route::Health => "GET /health",
             Route::CreateUpload => "POST /uploads",
             Route::ListObjects => "GET /objects",
@@ -302,6 +308,7 @@ async fn answer(deps: &Deps, request: &Request, path: String, route: Option<&Rou
         });
     }
     match route {
+        Route::Page => Ok(web_page::page(&deps.config.upload_prefix)),
         Route::Health => Ok(json_response(
             StatusCode::OK,
             &json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
@@ -427,6 +434,7 @@ mod tests {
     #[test]
     fn paths_name_their_route_and_its_one_method() {
         assert_eq!(Route::of("/health"), Some(Route::Health));
+        assert_eq!(Route::of("/"), Some(Route::Page));
         assert_eq!(
             Route::of("/objects/uploads/a%20b.txt"),
             Some(Route::GetObject("uploads/a%20b.txt".to_owned()))
@@ -440,7 +448,7 @@ mod tests {
             Route::of("/objects/x").map(|route| route.name()),
             Some("GET /objects/{key+}")
         );
-        for unknown in ["/", "", "/objects/", "/stats/", "/nothing", "objects/x", "/health/x"] {
+        for unknown in ["", "/objects/", "/stats/", "/nothing", "objects/x", "/health/x"] {
             assert_eq!(Route::of(unknown), None, "{unknown:?}");
         }
     }

@@ -97,10 +97,7 @@ pub(crate) async fn create_upload(deps: &Deps, request: &Request) -> Answer {
         .presigned(presigning)
         .await
         .map_err(|error| Failure::internal("presigning a PUT", &error))?;
-    let headers = presigned
-        .headers()
-        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
-        .collect();
+    let headers = signed_headers(presigned.uri(), presigned.headers());
     let answer = UploadUrl {
         key,
         url: presigned.uri().to_owned(),
@@ -109,6 +106,28 @@ pub(crate) async fn create_upload(deps: &Deps, request: &Request) -> Answer {
         expires_in: expires_in.as_secs(),
     };
     Ok(json_response(StatusCode::CREATED, &answer))
+}
+
+/// The headers among `headers` that the URL's signature covers (its `X-Amz-SignedHeaders`),
+/// but `host`, which the client sets from the URL.
+///
+/// The SDK adds headers of its own to a presigned request that are no part of the upload: in
+/// Lambda, with tracing on, the invocation's `x-amzn-trace-id`. A browser told to send it fails
+/// the bucket's CORS preflight, which allows only the headers an upload needs. (Found by the
+/// browser test: the local runtime emulator sets a trace id as Lambda does.)
+fn signed_headers<'a>(url: &str, headers: impl Iterator<Item = (&'a str, &'a str)>) -> BTreeMap<String, String> {
+    let signed: Vec<String> = url::Url::parse(url)
+        .ok()
+        .and_then(|url| {
+            url.query_pairs()
+                .find(|(name, _)| name == "X-Amz-SignedHeaders")
+                .map(|(_, value)| value.split(';').map(str::to_owned).collect())
+        })
+        .unwrap_or_default();
+    headers
+        .map(|(name, value)| (name.to_ascii_lowercase(), value.to_owned()))
+        .filter(|(name, _)| name != "host" && signed.contains(name))
+        .collect()
 }
 
 /// Why a requested upload key is refused, if it is: empty, too long, absolute, with a `..`
@@ -166,6 +185,22 @@ fn json_body<T: for<'de> Deserialize<'de>>(request: &Request) -> Result<T, Failu
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_headers_the_signature_covers_are_handed_out() {
+        let url = "http://127.0.0.1:9000/bucket/uploads/a.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-SignedHeaders=content-length%3Bcontent-type%3Bhost%3Bif-none-match&X-Amz-Signature=abc";
+        let headers = [
+            ("content-length", "5"),
+            ("Content-Type", "text/plain"),
+            ("if-none-match", "*"),
+            ("x-amzn-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793"),
+            ("host", "127.0.0.1:9000"),
+        ];
+        let handed_out = signed_headers(url, headers.into_iter());
+        let names: Vec<&str> = handed_out.keys().map(String::as_str).collect();
+        assert_eq!(names, ["content-length", "content-type", "if-none-match"]);
+        assert_eq!(handed_out["content-type"], "text/plain");
+    }
 
     #[test]
     fn upload_keys_are_validated() {

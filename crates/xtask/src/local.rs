@@ -3,6 +3,7 @@
 //! the functions running under their runtime emulators (`runtimes`), the triggers between them
 //! (`triggers`), and what exercises them: the workshop story (`story`) or a load (`load`).
 
+mod browser;
 mod load;
 mod resources;
 mod runtimes;
@@ -34,6 +35,8 @@ pub enum Mode {
     /// A burst of uploads through the whole pipeline, then concurrent requests to the HTTP API;
     /// `quick` is the bounded size CI runs.
     Load { quick: bool },
+    /// The web page in headless Chromium; the last screenshot is saved to `screenshot`.
+    Browser { screenshot: PathBuf },
 }
 
 pub async fn run(mode: Mode) -> Result<()> {
@@ -120,21 +123,23 @@ pub async fn run(mode: Mode) -> Result<()> {
         runtimes: &runtimes,
         root: &root,
     };
-    let keep = match mode {
-        Mode::Story { keep } => keep,
-        Mode::Load { .. } => false,
-    };
-    let outcome = match mode {
+    let keep = matches!(mode, Mode::Story { keep: true });
+    let outcome = match &mode {
         Mode::Story { .. } => story.tell().await,
         Mode::Load { quick } => {
-            load::Load::new(&aws, &plan, &runtimes, &queues, &root, quick)
+            load::Load::new(&aws, &plan, &runtimes, &queues, &root, *quick)
                 .run()
                 .await
         }
+        Mode::Browser { screenshot } => browser::run(&story.api("/"), &plan.upload_prefix(), &root, screenshot).await,
     };
     if outcome.is_ok() && keep {
         let api = story.api("");
-        println!("\nStill running; Ctrl-C stops everything. In another terminal:");
+        println!(
+            "\nStill running; Ctrl-C stops everything. The web page: {}",
+            story.api("/")
+        );
+        println!("In another terminal:");
         for (name, value) in emulator.env() {
             println!("  export {name}={value}");
         }

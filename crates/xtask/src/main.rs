@@ -12,6 +12,9 @@
 //!   overwrites, duplicates and deletes through the whole pipeline until the catalog equals the
 //!   bucket and the statistics a recount, then concurrent requests to the HTTP API; prints the
 //!   times, throughput and latency percentiles (see `local/load.rs`).
+//! - `cargo xtask browser [--screenshot FILE]`: the application's web page in headless Chromium,
+//!   used as a person would (see `local/browser.rs`); the last screenshot goes to FILE
+//!   (`target/local/web-page.png` by default).
 //! - `cargo xtask bench [--quick]`: every function in Rust beside its Python equivalent, measured
 //!   the same way in the same run; writes `docs/benchmarks.md` (see `bench.rs`). `--binaries DIR`
 //!   measures the Rust binaries in DIR instead of building them; `--only` some functions.
@@ -35,7 +38,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 const USAGE: &str =
-    "usage: cargo xtask local [--keep] | load [--quick] | bench [--quick] [--binaries DIR] [--only F1,F2] | logs <function> | copy-out <function> <folder> | sizes [--update]";
+    "usage: cargo xtask local [--keep] | load [--quick] | browser [--screenshot FILE] | bench [--quick] [--binaries DIR] [--only F1,F2] | logs <function> | copy-out <function> <folder> | sizes [--update]";
 
 /// The variables `cargo run` sets for the program it runs, here the task runner itself.
 const SET_BY_CARGO_RUN: [&str; 5] = [
@@ -73,6 +76,11 @@ async fn main() -> ExitCode {
         match args.first().map(String::as_str) {
             Some("local") => local::run(local::Mode::Story { keep: flag("--keep") }).await,
             Some("load") => local::run(local::Mode::Load { quick: flag("--quick") }).await,
+            Some("browser") => {
+                let screenshot =
+                    value("--screenshot").map_or_else(|| root.join("target/local/web-page.png"), PathBuf::from);
+                local::run(local::Mode::Browser { screenshot }).await
+            }
             Some("bench") => bench::run(flag("--quick"), value("--binaries").map(PathBuf::from), value("--only")).await,
             Some("logs") => logs::run(&root, args.get(1).map(String::as_str)),
             Some("copy-out") => copy_out::run(&root, args.get(1).map(String::as_str), args.get(2).map(String::as_str)),

@@ -67,6 +67,17 @@ pub struct Bucket {
     pub name: String,
     /// (S3 event, key prefix, the function's binary) for each Lambda notification.
     pub notifications: Vec<(String, String, String)>,
+    /// Its CORS rule for browsers' uploads, without the origins: those depend on where the page
+    /// is served from (locally, loopback).
+    pub cors: Option<Cors>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Cors {
+    pub methods: Vec<String>,
+    pub headers: Vec<String>,
+    pub exposed: Vec<String>,
+    pub max_age_seconds: i32,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -135,9 +146,27 @@ pub fn plan(template: &str) -> Result<Plan, String> {
                         notifications.push((resolver.string(&configuration["Event"])?, prefix, function));
                     }
                 }
+                let rule = &properties["CorsConfiguration"]["CorsRules"][0];
+                let strings = |list: &Value| -> Vec<String> {
+                    list.as_sequence()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|item| item.as_str().map(str::to_owned))
+                        .collect()
+                };
+                let cors = rule.is_mapping().then(|| Cors {
+                    methods: strings(&rule["AllowedMethods"]),
+                    headers: strings(&rule["AllowedHeaders"]),
+                    exposed: strings(&rule["ExposedHeaders"]),
+                    max_age_seconds: rule["MaxAge"]
+                        .as_i64()
+                        .and_then(|age| i32::try_from(age).ok())
+                        .unwrap_or(0),
+                });
                 plan.buckets.push(Bucket {
                     name: resolver.reference(logical_id)?,
                     notifications,
+                    cors,
                 });
             }
             Some("AWS::DynamoDB::Table") => {
@@ -577,6 +606,11 @@ mod tests {
             matches!(rule["AllowedOrigins"], Value::Tagged(_)),
             "the origins come from the AllowedOrigins parameter"
         );
+        // The local run applies the same rule, for the page's loopback origin.
+        let planned = plan(include_str!("../../../template.yaml")).unwrap();
+        let cors = planned.buckets[0].cors.as_ref().expect("the bucket's CORS rule");
+        assert_eq!(cors.methods, ["PUT"]);
+        assert_eq!(cors.headers, ["content-type", "if-none-match"]);
         let lifecycle = &bucket["LifecycleConfiguration"]["Rules"][0];
         assert_eq!(
             lifecycle["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"].as_u64(),

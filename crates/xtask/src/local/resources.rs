@@ -9,8 +9,8 @@ use aws_sdk_dynamodb::types::{
     StreamViewType,
 };
 use aws_sdk_s3::types::{
-    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter, QueueConfiguration,
-    S3KeyFilter,
+    CorsConfiguration, CorsRule, Event, FilterRule, FilterRuleName, NotificationConfiguration,
+    NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -22,6 +22,9 @@ use crate::template::Plan;
 pub fn notifications_queue(binary: &str) -> String {
     format!("LocalS3Notifications-{binary}")
 }
+
+/// Where the web page is served from locally: the HTTP function's runtime emulator, on loopback.
+pub const LOCAL_PAGE_ORIGINS: [&str; 2] = ["http://127.0.0.1:*", "http://localhost:*"];
 
 /// Local queue name -> URL, for every queue.
 pub type Queues = BTreeMap<String, String>;
@@ -94,6 +97,34 @@ pub async fn create_resources(aws: &SdkConfig, plan: &Plan) -> Result<Queues> {
             .await
             .map_err(|error| aws_error(&format!("bucket {}", bucket.name), &error))?;
         println!("bucket   {}", bucket.name);
+        if let Some(cors) = &bucket.cors {
+            // The template's rule, for the web page served on loopback (any port: the runtime
+            // emulator's is chosen at start).
+            let rule = CorsRule::builder()
+                .set_allowed_origins(Some(LOCAL_PAGE_ORIGINS.map(str::to_owned).to_vec()))
+                .set_allowed_methods(Some(cors.methods.clone()))
+                .set_allowed_headers(Some(cors.headers.clone()))
+                .set_expose_headers(Some(cors.exposed.clone()))
+                .max_age_seconds(cors.max_age_seconds)
+                .build()
+                .map_err(|error| aws_error("CORS rule", &error))?;
+            s3.put_bucket_cors()
+                .bucket(&bucket.name)
+                .cors_configuration(
+                    CorsConfiguration::builder()
+                        .cors_rules(rule)
+                        .build()
+                        .map_err(|error| aws_error("CORS configuration", &error))?,
+                )
+                .send()
+                .await
+                .map_err(|error| aws_error("bucket CORS", &error))?;
+            println!(
+                "         takes {} from {}",
+                cors.methods.join(", "),
+                LOCAL_PAGE_ORIGINS.join(" and ")
+            );
+        }
         let mut configuration = NotificationConfiguration::builder();
         for (event, prefix, function) in &bucket.notifications {
             // S3 can only reach a Lambda function in AWS; locally its notification goes to a

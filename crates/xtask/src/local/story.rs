@@ -113,6 +113,15 @@ impl Story<'_> {
             if status != 200 {
                 return Err("the API is not healthy".to_owned());
             }
+            let page = http::send("GET", &self.api("/"), &[], Vec::new()).await?;
+            println!(
+                "    $ curl $API/    (the web page: open it in a browser)\n    {} {} bytes of HTML",
+                page.status,
+                page.body.len()
+            );
+            if page.status != 200 || !page.body.starts_with("<!doctype html>") {
+                return Err(format!("GET / answered {} instead of the web page", page.status));
+            }
             for (key, content_type, content) in FILES {
                 let request = json!({"key": key, "content_type": content_type, "size": content.len()}).to_string();
                 println!("    $ curl -X POST $API/uploads -H 'content-type: application/json' -d '{request}'");
