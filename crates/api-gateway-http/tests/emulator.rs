@@ -207,6 +207,25 @@ async fn health_answers_with_the_version() {
 }
 
 #[tokio::test]
+async fn the_web_page_is_served_at_the_root_with_the_upload_prefix() {
+    let emulator = Emulator::start();
+    let deps = api(&emulator, "page").await;
+    for shape in SHAPES {
+        let (status, _, response) = call(&deps, get(shape, "/", &[])).await;
+        assert_eq!(status, 200, "{shape:?}");
+        assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8");
+        let html = String::from_utf8_lossy(response.body().as_ref()).into_owned();
+        assert!(
+            html.contains(&format!("data-prefix=\"{}\"", deps.config.upload_prefix)),
+            "{shape:?}"
+        );
+    }
+    let (status, body, response) = call(&deps, request(Shape::HttpApiV2, "POST", "/", &[], &[], None)).await;
+    assert_eq!(status, 405);
+    problem(405, &body, &response);
+}
+
+#[tokio::test]
 async fn an_upload_url_accepts_a_real_put_to_the_bucket() {
     let emulator = Emulator::start();
     let deps = api(&emulator, "upload").await;
