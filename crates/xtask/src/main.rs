@@ -22,11 +22,15 @@
 //!   per JSON line (see `logs.rs`).
 //! - `cargo xtask copy-out <function> <folder>`: one function as a standalone project, with what
 //!   it needs of `shared`, its own template, setup script and README (see `copy_out.rs`).
+//! - `cargo xtask docs [--run]`: every shell block of the README, the workshop and the crate
+//!   READMEs syntax-checked; with `--run`, those marked to run locally run, and their output is
+//!   checked against what the docs say it prints (see `docs.rs`).
 //! - `cargo xtask sizes [--update]`: fails when a function's arm64 binary grew more than 10% over
 //!   the baseline in `bench/binary-sizes.json` (see `sizes.rs`).
 
 mod bench;
 mod copy_out;
+mod docs;
 mod http;
 mod local;
 mod logs;
@@ -38,7 +42,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 const USAGE: &str =
-    "usage: cargo xtask local [--keep] | load [--quick] | browser [--screenshot FILE] | bench [--quick] [--binaries DIR] [--only F1,F2] | logs <function> | copy-out <function> <folder> | sizes [--update]";
+    "usage: cargo xtask local [--keep] | load [--quick] | browser [--screenshot FILE] | bench [--quick] [--binaries DIR] [--only F1,F2] | logs <function> | copy-out <function> <folder> | sizes [--update] | docs [--run]";
 
 /// The variables `cargo run` sets for the program it runs, here the task runner itself.
 const SET_BY_CARGO_RUN: [&str; 5] = [
@@ -85,6 +89,7 @@ async fn main() -> ExitCode {
             Some("logs") => logs::run(&root, args.get(1).map(String::as_str)),
             Some("copy-out") => copy_out::run(&root, args.get(1).map(String::as_str), args.get(2).map(String::as_str)),
             Some("sizes") => sizes::run(&root, flag("--update")),
+            Some("docs") => docs::run(&root, flag("--run")),
             _ => Err(USAGE.to_owned()),
         }
     };

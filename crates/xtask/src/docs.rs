@@ -1,0 +1,320 @@
+//! `cargo xtask docs [--run]`: the shell blocks of the README, the workshop and the crate
+//! READMEs, checked as a newcomer would use them.
+//!
+//! Every ```` ```bash ```` block is read. A comment on the line before its fence says what it
+//! needs:
+//!
+//! - `<!-- docs: run -->`: runs locally. `--run` runs it from the repository's root in a fresh
+//!   `bash` (with `scripts/env.sh` sourced, as the docs tell a reader to), and fails if it fails.
+//!   When a ```` ```text ```` block follows it, that is what the docs promise it prints: each of
+//!   its lines must appear in the output, in order (`...` skips any lines, `<anything>` matches
+//!   any text).
+//! - `<!-- docs: aws -->`: needs an AWS account; checked with `bash -n` only.
+//! - no comment: checked with `bash -n`, and counted as "not run yet".
+//!
+//! Without `--run` every block is only syntax-checked: quick, and what `./scripts/test.sh` does.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+type Result<T> = std::result::Result<T, String>;
+
+/// What a block needs, from the comment before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    Local,
+    Aws,
+    Unmarked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Block {
+    /// The Markdown file, relative to the repository's root.
+    pub file: PathBuf,
+    /// The line of its opening fence, from 1.
+    pub line: usize,
+    pub needs: Needs,
+    pub code: String,
+    /// The ```text block right after it: what the docs say it prints.
+    pub expected: Option<String>,
+}
+
+/// The Markdown files whose commands readers paste.
+fn documents(root: &Path) -> Result<Vec<PathBuf>> {
+    let mut files = vec![PathBuf::from("README.md"), PathBuf::from("docs/workshop.md")];
+    for folder in ["docs/workshop", "crates"] {
+        let entries = std::fs::read_dir(root.join(folder)).map_err(|error| format!("{folder}: {error}"))?;
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter_map(|path| {
+                let relative = path.strip_prefix(root).ok()?.to_path_buf();
+                if folder == "crates" {
+                    let readme = relative.join("README.md");
+                    root.join(&readme).is_file().then_some(readme)
+                } else {
+                    (relative.extension()? == "md").then_some(relative)
+                }
+            })
+            .collect();
+        found.sort();
+        files.extend(found);
+    }
+    Ok(files)
+}
+
+/// The ```bash blocks of one Markdown text.
+pub fn blocks(file: &Path, markdown: &str) -> Vec<Block> {
+    let lines: Vec<&str> = markdown.lines().collect();
+    let mut found = Vec::new();
+    let mut index = 0;
+    while index < lines.len() {
+        let fence = lines[index].trim_start();
+        let Some(language) = fence.strip_prefix("```") else {
+            index += 1;
+            continue;
+        };
+        let indent = lines[index].len() - fence.len();
+        let end = (index + 1..lines.len())
+            .find(|&line| lines[line].trim_start().starts_with("```"))
+            .unwrap_or(lines.len());
+        if language.trim() == "bash" {
+            let previous = (0..index)
+                .rev()
+                .map(|line| lines[line].trim())
+                .find(|line| !line.is_empty());
+            let needs = match previous {
+                Some("<!-- docs: run -->") => Needs::Local,
+                Some("<!-- docs: aws -->") => Needs::Aws,
+                _ => Needs::Unmarked,
+            };
+            let body = |from: usize, to: usize| -> String {
+                lines[from..to]
+                    .iter()
+                    .map(|line| line.get(indent..).unwrap_or(line.trim_start()))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            let expected = (end + 1..lines.len())
+                .find(|&line| !lines[line].trim().is_empty())
+                .filter(|&line| lines[line].trim() == "```text")
+                .map(|start| {
+                    let close = (start + 1..lines.len())
+                        .find(|&line| lines[line].trim_start().starts_with("```"))
+                        .unwrap_or(lines.len());
+                    body(start + 1, close)
+                });
+            found.push(Block {
+                file: file.to_path_buf(),
+                line: index + 1,
+                needs,
+                code: body(index + 1, end),
+                expected,
+            });
+        }
+        index = end + 1;
+    }
+    found
+}
+
+/// Whether `output` shows every line of `expected`, in order: `...` on a line of its own skips
+/// any number of lines, `<anything>` and `...` inside a line match any text.
+pub fn shows(output: &str, expected: &str) -> std::result::Result<(), String> {
+    let mut actual = output.lines();
+    for wanted in expected
+        .lines()
+        .map(str::trim_end)
+        .filter(|line| !line.trim().is_empty())
+    {
+        if wanted.trim() == "..." {
+            continue;
+        }
+        let pieces = literal_pieces(wanted);
+        if !actual.any(|line| matches_pieces(line, &pieces)) {
+            return Err(format!("the output does not show {wanted:?} (in order)"));
+        }
+    }
+    Ok(())
+}
+
+/// The literal parts of an expected line, between its `<placeholders>` and `...`s.
+fn literal_pieces(line: &str) -> Vec<String> {
+    let mut pieces = vec![String::new()];
+    let mut rest = line;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix("...") {
+            pieces.push(String::new());
+            rest = after;
+        } else if let Some(close) = rest
+            .strip_prefix('<')
+            .and_then(|after| after.find('>').map(|end| end + 2))
+        {
+            pieces.push(String::new());
+            rest = &rest[close..];
+        } else {
+            let mut characters = rest.chars();
+            if let (Some(character), Some(last)) = (characters.next(), pieces.last_mut()) {
+                last.push(character);
+            }
+            rest = characters.as_str();
+        }
+    }
+    pieces
+}
+
+fn matches_pieces(line: &str, pieces: &[String]) -> bool {
+    // Indentation is the docs' layout, not the output's.
+    let line = line.trim();
+    let mut position = 0;
+    for (index, piece) in pieces.iter().enumerate() {
+        let piece = if index == 0 { piece.trim_start() } else { piece.as_str() };
+        if piece.is_empty() {
+            continue;
+        }
+        match line[position..].find(piece) {
+            // The first piece starts the line, unless a placeholder comes before it.
+            Some(found) if index > 0 || found == 0 => position += found + piece.len(),
+            _ => return false,
+        }
+    }
+    true
+}
+
+fn syntax_error(block: &Block) -> Result<Option<String>> {
+    let output = crate::tool("bash")
+        .args(["-n", "-c", &block.code])
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| format!("bash: {error}"))?;
+    Ok((!output.status.success()).then(|| String::from_utf8_lossy(&output.stderr).into_owned()))
+}
+
+fn run_block(root: &Path, block: &Block) -> Result<()> {
+    let script = format!("set -euo pipefail\nsource scripts/env.sh\n{}\n", block.code);
+    let output = crate::tool("bash")
+        .args(["-c", &script])
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| format!("bash: {error}"))?;
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    if !output.status.success() {
+        let tail: Vec<&str> = printed
+            .lines()
+            .rev()
+            .take(15)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        return Err(format!("it failed ({}):\n{}", output.status, tail.join("\n")));
+    }
+    match &block.expected {
+        Some(expected) => shows(&printed, expected),
+        None => Ok(()),
+    }
+}
+
+pub fn run(root: &Path, execute: bool) -> Result<()> {
+    let mut failures = Vec::new();
+    let (mut local, mut aws, mut unmarked) = (0, 0, 0);
+    for file in documents(root)? {
+        let text = std::fs::read_to_string(root.join(&file)).map_err(|error| format!("{}: {error}", file.display()))?;
+        for block in blocks(&file, &text) {
+            let place = format!("{}:{}", block.file.display(), block.line);
+            if let Some(error) = syntax_error(&block)? {
+                failures.push(format!("{place}: not valid bash: {error}"));
+                continue;
+            }
+            match block.needs {
+                Needs::Aws => aws += 1,
+                Needs::Unmarked => unmarked += 1,
+                Needs::Local => {
+                    local += 1;
+                    if execute {
+                        println!("==> {place}");
+                        if let Err(error) = run_block(root, &block) {
+                            failures.push(format!("{place}: {error}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    println!(
+        "{local} blocks run locally{}, {aws} need AWS (syntax checked), {unmarked} not marked yet (syntax checked)",
+        if execute {
+            ""
+        } else {
+            " (syntax checked; --run runs them)"
+        }
+    );
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("\n\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MARKDOWN: &str = "# Title
+
+<!-- docs: run -->
+```bash
+echo hello
+```
+
+```text
+hello
+```
+
+<!-- docs: aws -->
+```bash
+sam deploy
+```
+
+1. A step:
+
+   ```bash
+   cargo test -p x
+   ```
+";
+
+    #[test]
+    fn blocks_are_read_with_what_they_need_and_what_they_print() {
+        let found = blocks(Path::new("README.md"), MARKDOWN);
+        assert_eq!(found.len(), 3);
+        assert_eq!(
+            (found[0].line, found[0].needs, found[0].code.as_str()),
+            (4, Needs::Local, "echo hello")
+        );
+        assert_eq!(found[0].expected.as_deref(), Some("hello"));
+        assert_eq!((found[1].needs, found[1].expected.as_deref()), (Needs::Aws, None));
+        // An indented block (in a list) loses its indentation.
+        assert_eq!(
+            (found[2].needs, found[2].code.as_str()),
+            (Needs::Unmarked, "cargo test -p x")
+        );
+    }
+
+    #[test]
+    fn expected_lines_appear_in_order_with_placeholders_and_skips() {
+        let output = "Compiling x\nemulator: http://127.0.0.1:40101\nqueue A\nqueue B\nok, 12 ms\n";
+        assert_eq!(
+            shows(output, "emulator: http://127.0.0.1:<port>\n...\nok, ... ms"),
+            Ok(())
+        );
+        assert!(shows(output, "ok, 12 ms\nqueue A").is_err(), "out of order");
+        assert!(shows(output, "emulator: https://<host>").is_err());
+        assert!(
+            shows(output, "mulator: http").is_err(),
+            "a line must start where the expected one does"
+        );
+    }
+}
