@@ -9,7 +9,14 @@
 //!   When a ```` ```text ```` block follows it, that is what the docs promise it prints: each of
 //!   its lines must appear in the output, in order (`...` skips any lines, `<anything>` matches
 //!   any text).
+//! - `<!-- docs: fails -->`: runs like `run`, but must fail (an error the docs show on purpose).
+//! - `<!-- docs: background 127.0.0.1:5000 -->`: what the docs run in another terminal (the
+//!   emulator, `cargo lambda watch`): started in the background, left running for the blocks
+//!   after it in the same file, waited for until that address accepts connections.
 //! - `<!-- docs: aws -->`: needs an AWS account; checked with `bash -n` only.
+//!
+//! The blocks of one file run in one shell session, in order, so what one exports the next sees,
+//! as in the reader's terminal; everything a file started is stopped after its last block.
 //! - no comment: checked with `bash -n`, and counted as "not run yet".
 //!
 //! Without `--run` every block is only syntax-checked: quick, and what `./scripts/test.sh` does.
@@ -20,9 +27,14 @@ use std::process::Stdio;
 type Result<T> = std::result::Result<T, String>;
 
 /// What a block needs, from the comment before it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Needs {
     Local,
+    /// Runs locally and must fail (an error the docs show on purpose).
+    Fails,
+    /// Started and left running for the blocks after it, as in a second terminal; ready once
+    /// the address (`127.0.0.1:5000`) accepts connections.
+    Background(String),
     Aws,
     Unmarked,
 }
@@ -82,9 +94,15 @@ pub fn blocks(file: &Path, markdown: &str) -> Vec<Block> {
                 .rev()
                 .map(|line| lines[line].trim())
                 .find(|line| !line.is_empty());
-            let needs = match previous {
-                Some("<!-- docs: run -->") => Needs::Local,
-                Some("<!-- docs: aws -->") => Needs::Aws,
+            let marker = previous
+                .and_then(|line| line.strip_prefix("<!-- docs:"))
+                .and_then(|line| line.strip_suffix("-->"))
+                .map(str::trim);
+            let needs = match marker.map(|marker| marker.split_once(' ').unwrap_or((marker, ""))) {
+                Some(("run", _)) => Needs::Local,
+                Some(("fails", _)) => Needs::Fails,
+                Some(("aws", _)) => Needs::Aws,
+                Some(("background", address)) => Needs::Background(address.trim().to_owned()),
                 _ => Needs::Unmarked,
             };
             let body = |from: usize, to: usize| -> String {
@@ -188,33 +206,120 @@ fn syntax_error(block: &Block) -> Result<Option<String>> {
     Ok((!output.status.success()).then(|| String::from_utf8_lossy(&output.stderr).into_owned()))
 }
 
-fn run_block(root: &Path, block: &Block) -> Result<()> {
-    let script = format!("set -euo pipefail\nsource scripts/env.sh\n{}\n", block.code);
-    let output = crate::tool("bash")
-        .args(["-c", &script])
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|error| format!("bash: {error}"))?;
-    let printed = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    if !output.status.success() {
-        let tail: Vec<&str> = printed
-            .lines()
-            .rev()
-            .take(15)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        return Err(format!("it failed ({}):\n{}", output.status, tail.join("\n")));
+/// One file's shell session: a `bash` reading the blocks from its standard input.
+struct Session {
+    child: std::process::Child,
+    input: std::process::ChildStdin,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+/// Printed after each block, with its exit status, to know where its output ends.
+const DONE: &str = "__docs_block_done__";
+
+/// How long one block may take: the first build of the AWS SDK included.
+const BLOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1_200);
+
+impl Session {
+    fn start(root: &Path) -> Result<Session> {
+        use std::io::{BufRead, BufReader};
+        use std::os::unix::process::CommandExt;
+        let mut child = crate::tool("bash")
+            .current_dir(root)
+            // Its own process group, so that stopping it stops what its blocks started.
+            .process_group(0)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|error| format!("bash: {error}"))?;
+        let input = child.stdin.take().ok_or("no stdin")?;
+        let output = child.stdout.take().ok_or("no stdout")?;
+        let (sender, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(output).lines().map_while(std::result::Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut session = Session { child, input, lines };
+        session.send("exec 2>&1\nsource scripts/env.sh", false)?;
+        Ok(session)
     }
-    match &block.expected {
-        Some(expected) => shows(&printed, expected),
-        None => Ok(()),
+
+    /// Runs `code` and returns what it printed, or why it did not end as it should: with
+    /// `must_fail`, its last command must fail; otherwise every command must succeed (the
+    /// session stops at the first failure, as `set -e` does).
+    fn send(&mut self, code: &str, must_fail: bool) -> Result<String> {
+        use std::io::Write;
+        use std::sync::mpsc::RecvTimeoutError;
+        let strict = if must_fail { "set +e" } else { "set -e" };
+        // Not in a subshell: the block's exports must reach the next block, as in a terminal.
+        writeln!(self.input, "{strict}\n{code}\necho \"{DONE} $?\"\nset +e")
+            .map_err(|error| format!("bash: {error}"))?;
+        let deadline = std::time::Instant::now() + BLOCK_TIMEOUT;
+        let mut printed = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = match self.lines.recv_timeout(left) {
+                Ok(line) => line,
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(format!("a command failed:\n{}", tail(&printed)));
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    return Err(format!(
+                        "no end within {} s:\n{}",
+                        BLOCK_TIMEOUT.as_secs(),
+                        tail(&printed)
+                    ));
+                }
+            };
+            match line.strip_prefix(DONE).map(str::trim) {
+                Some("0") if !must_fail => return Ok(printed.join("\n")),
+                Some(status) if must_fail && status != "0" => return Ok(printed.join("\n")),
+                Some(status) => {
+                    return Err(format!("it ended with exit status {status}:\n{}", tail(&printed)));
+                }
+                None => printed.push(line),
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = crate::tool("kill").args(["--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+fn tail(lines: &[String]) -> String {
+    lines[lines.len().saturating_sub(15)..].join("\n")
+}
+
+/// Runs one block in the session: a background one is started and waited for; any other must
+/// succeed and print what the docs promise.
+fn run_block(session: &mut Session, block: &Block) -> Result<()> {
+    match &block.needs {
+        Needs::Background(address) => {
+            session.send(&format!("( {} ) > /dev/null 2>&1 &", block.code), false)?;
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+            while std::net::TcpStream::connect(address.as_str()).is_err() {
+                if std::time::Instant::now() > deadline {
+                    return Err(format!("nothing answered on {address} within 120 s"));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            Ok(())
+        }
+        needs => {
+            let printed = session.send(&block.code, *needs == Needs::Fails)?;
+            match &block.expected {
+                Some(expected) => shows(&printed, expected),
+                None => Ok(()),
+            }
+        }
     }
 }
 
@@ -223,6 +328,7 @@ pub fn run(root: &Path, execute: bool) -> Result<()> {
     let (mut local, mut aws, mut unmarked) = (0, 0, 0);
     for file in documents(root)? {
         let text = std::fs::read_to_string(root.join(&file)).map_err(|error| format!("{}: {error}", file.display()))?;
+        let mut session: Option<Session> = None;
         for block in blocks(&file, &text) {
             let place = format!("{}:{}", block.file.display(), block.line);
             if let Some(error) = syntax_error(&block)? {
@@ -232,12 +338,18 @@ pub fn run(root: &Path, execute: bool) -> Result<()> {
             match block.needs {
                 Needs::Aws => aws += 1,
                 Needs::Unmarked => unmarked += 1,
-                Needs::Local => {
+                Needs::Local | Needs::Fails | Needs::Background(_) => {
                     local += 1;
                     if execute {
                         println!("==> {place}");
-                        if let Err(error) = run_block(root, &block) {
+                        let session = match session.as_mut() {
+                            Some(session) => session,
+                            None => session.insert(Session::start(root)?),
+                        };
+                        if let Err(error) = run_block(session, &block) {
                             failures.push(format!("{place}: {error}"));
+                            // The rest of the file depends on this block.
+                            break;
                         }
                     }
                 }
@@ -291,14 +403,14 @@ sam deploy
         let found = blocks(Path::new("README.md"), MARKDOWN);
         assert_eq!(found.len(), 3);
         assert_eq!(
-            (found[0].line, found[0].needs, found[0].code.as_str()),
+            (found[0].line, found[0].needs.clone(), found[0].code.as_str()),
             (4, Needs::Local, "echo hello")
         );
         assert_eq!(found[0].expected.as_deref(), Some("hello"));
-        assert_eq!((found[1].needs, found[1].expected.as_deref()), (Needs::Aws, None));
+        assert_eq!((&found[1].needs, found[1].expected.as_deref()), (&Needs::Aws, None));
         // An indented block (in a list) loses its indentation.
         assert_eq!(
-            (found[2].needs, found[2].code.as_str()),
+            (found[2].needs.clone(), found[2].code.as_str()),
             (Needs::Unmarked, "cargo test -p x")
         );
     }
