@@ -260,19 +260,22 @@ impl Session {
         let deadline = std::time::Instant::now() + BLOCK_TIMEOUT;
         let mut printed = Vec::new();
         loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let line = match self.lines.recv_timeout(left) {
+            let line = match self.lines.recv_timeout(std::time::Duration::from_millis(250)) {
                 Ok(line) => line,
-                Err(RecvTimeoutError::Disconnected) => {
+                // The shell stopped at a failed command. (Its output may stay open: a process
+                // the block started in the background holds it.)
+                Err(RecvTimeoutError::Disconnected) => return Err(format!("a command failed:\n{}", tail(&printed))),
+                Err(RecvTimeoutError::Timeout) if self.child.try_wait().ok().flatten().is_some() => {
                     return Err(format!("a command failed:\n{}", tail(&printed)));
                 }
-                Err(RecvTimeoutError::Timeout) => {
+                Err(RecvTimeoutError::Timeout) if std::time::Instant::now() > deadline => {
                     return Err(format!(
                         "no end within {} s:\n{}",
                         BLOCK_TIMEOUT.as_secs(),
                         tail(&printed)
                     ));
                 }
+                Err(RecvTimeoutError::Timeout) => continue,
             };
             match line.strip_prefix(DONE).map(str::trim) {
                 Some("0") if !must_fail => return Ok(printed.join("\n")),
