@@ -22,3 +22,6 @@ sam validate --lint
 
 # cfn-lint and checkov on the template, offline (see the script for what each checks).
 bash scripts/scan-template.sh
+
+step "cargo xtask docs (every shell block in the docs is valid bash)"
+cargo xtask docs
