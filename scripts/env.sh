@@ -4,7 +4,7 @@
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/.tools"
 VENV="$TOOLS/venv"
-export PATH="$VENV/bin:$HOME/.cargo/bin:$PATH"
+export PATH="$VENV/bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 # No usage data leaves the machine, and there is no network to send it over anyway.
 export SAM_CLI_TELEMETRY=0
 # One target directory for cargo, cargo-lambda and `sam build`: the AWS SDK is compiled once.

@@ -9,6 +9,8 @@
 #   ./scripts/local.sh --keep   the story, then keep everything running until Ctrl-C
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+# A previous run's addresses must not pass for this run's (the runner writes them again once ready).
+rm -f "$ROOT/target/local/env.sh"
 bash "$ROOT/scripts/setup.sh"
 cd "$ROOT"
 exec cargo xtask local "$@"

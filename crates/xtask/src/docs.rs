@@ -12,7 +12,10 @@
 //! - `<!-- docs: fails -->`: runs like `run`, but must fail (an error the docs show on purpose).
 //! - `<!-- docs: background 127.0.0.1:5000 -->`: what the docs run in another terminal (the
 //!   emulator, `cargo lambda watch`): started in the background, left running for the blocks
-//!   after it in the same file, waited for until that address accepts connections.
+//!   after it in the same file, waited for until that address accepts connections. Given a
+//!   path instead (`target/local/env.sh`), waited for until that file exists.
+//! - `<!-- docs: ci -->`: what `.ci/run` itself runs (`./scripts/test.sh`); each of its
+//!   commands must be a line of `.ci/run`.
 //! - `<!-- docs: aws -->`: needs an AWS account; checked with `bash -n` only.
 //!
 //! The blocks of one file run in one shell session, in order, so what one exports the next sees,
@@ -36,6 +39,8 @@ pub enum Needs {
     /// the address (`127.0.0.1:5000`) accepts connections.
     Background(String),
     Aws,
+    /// Run by `.ci/run` itself.
+    Ci,
     Unmarked,
 }
 
@@ -53,7 +58,7 @@ pub struct Block {
 
 /// The Markdown files whose commands readers paste.
 fn documents(root: &Path) -> Result<Vec<PathBuf>> {
-    let mut files = vec![PathBuf::from("README.md"), PathBuf::from("docs/workshop.md")];
+    let mut files = vec![PathBuf::from("README.md")];
     for folder in ["docs/workshop", "crates"] {
         let entries = std::fs::read_dir(root.join(folder)).map_err(|error| format!("{folder}: {error}"))?;
         let mut found: Vec<PathBuf> = entries
@@ -102,6 +107,7 @@ pub fn blocks(file: &Path, markdown: &str) -> Vec<Block> {
                 Some(("run", _)) => Needs::Local,
                 Some(("fails", _)) => Needs::Fails,
                 Some(("aws", _)) => Needs::Aws,
+                Some(("ci", _)) => Needs::Ci,
                 Some(("background", address)) => Needs::Background(address.trim().to_owned()),
                 _ => Needs::Unmarked,
             };
@@ -208,6 +214,7 @@ fn syntax_error(block: &Block) -> Result<Option<String>> {
 
 /// One file's shell session: a `bash` reading the blocks from its standard input.
 struct Session {
+    root: PathBuf,
     child: std::process::Child,
     input: std::process::ChildStdin,
     lines: std::sync::mpsc::Receiver<String>,
@@ -216,6 +223,9 @@ struct Session {
 /// Printed after each block, with its exit status, to know where its output ends.
 const DONE: &str = "__docs_block_done__";
 
+/// Printed with the process id of a background block.
+const BACKGROUND: &str = "__docs_background_pid__";
+
 /// How long one block may take: the first build of the AWS SDK included.
 const BLOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1_200);
 
@@ -223,8 +233,23 @@ impl Session {
     fn start(root: &Path) -> Result<Session> {
         use std::io::{BufRead, BufReader};
         use std::os::unix::process::CommandExt;
+        // A home of its own: what the docs write under `~` (a copied-out function) stays out of
+        // the real one, while cargo and rustup keep using their real homes.
+        let home = root.join("target/docs/home");
+        let _ = std::fs::remove_dir_all(&home);
+        std::fs::create_dir_all(&home).map_err(|error| format!("{}: {error}", home.display()))?;
+        let real_home = std::env::var("HOME").map_err(|_| "HOME is not set")?;
         let mut child = crate::tool("bash")
             .current_dir(root)
+            .env(
+                "CARGO_HOME",
+                std::env::var("CARGO_HOME").unwrap_or(format!("{real_home}/.cargo")),
+            )
+            .env(
+                "RUSTUP_HOME",
+                std::env::var("RUSTUP_HOME").unwrap_or(format!("{real_home}/.rustup")),
+            )
+            .env("HOME", &home)
             // Its own process group, so that stopping it stops what its blocks started.
             .process_group(0)
             .stdin(Stdio::piped())
@@ -242,7 +267,12 @@ impl Session {
                 }
             }
         });
-        let mut session = Session { child, input, lines };
+        let mut session = Session {
+            root: root.to_path_buf(),
+            child,
+            input,
+            lines,
+        };
         session.send("exec 2>&1\nsource scripts/env.sh", false)?;
         Ok(session)
     }
@@ -255,8 +285,13 @@ impl Session {
         use std::sync::mpsc::RecvTimeoutError;
         let strict = if must_fail { "set +e" } else { "set -e" };
         // Not in a subshell: the block's exports must reach the next block, as in a terminal.
-        writeln!(self.input, "{strict}\n{code}\necho \"{DONE} $?\"\nset +e")
-            .map_err(|error| format!("bash: {error}"))?;
+        // On a line of its own even when the block's output does not end with a newline
+        // (`curl -s` rarely does).
+        writeln!(
+            self.input,
+            "{strict}\n{code}\n__docs_status=$?\nprintf '\\n%s %s\\n' {DONE} \"$__docs_status\"\nset +e"
+        )
+        .map_err(|error| format!("bash: {error}"))?;
         let deadline = std::time::Instant::now() + BLOCK_TIMEOUT;
         let mut printed = Vec::new();
         loop {
@@ -290,10 +325,27 @@ impl Session {
 }
 
 impl Drop for Session {
+    /// Stops everything the file started, and waits until it has stopped: what a block left
+    /// running (an emulator, `./scripts/local.sh --keep`) must not answer for the next file.
     fn drop(&mut self) {
         let group = format!("-{}", self.child.id());
         let _ = crate::tool("kill").args(["--", &group]).status();
         let _ = self.child.wait();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let alive = || {
+            crate::tool("kill")
+                .args(["-0", "--", &group])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success())
+        };
+        while alive() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        let _ = crate::tool("kill")
+            .args(["-KILL", "--", &group])
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
@@ -306,11 +358,37 @@ fn tail(lines: &[String]) -> String {
 fn run_block(session: &mut Session, block: &Block) -> Result<()> {
     match &block.needs {
         Needs::Background(address) => {
-            session.send(&format!("( {} ) > /dev/null 2>&1 &", block.code), false)?;
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-            while std::net::TcpStream::connect(address.as_str()).is_err() {
+            let waits_for_a_file = address.parse::<std::net::SocketAddr>().is_err();
+            if waits_for_a_file {
+                // A previous run's file must not pass for this run's.
+                let _ = std::fs::remove_file(session.root.join(address));
+            }
+            let started = session.send(
+                &format!("( {} ) > /dev/null 2>&1 &\necho \"{BACKGROUND} $!\"", block.code),
+                false,
+            )?;
+            let pid = started
+                .lines()
+                .find_map(|line| line.strip_prefix(BACKGROUND))
+                .map(|pid| pid.trim().to_owned())
+                .ok_or("the background block did not start")?;
+            // Stopped (its process gone, or a zombie its shell has not reaped yet): it failed.
+            let running = || {
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+            };
+            // Long enough for the whole application's story (`local.sh --keep`) on a cold cache.
+            let deadline = std::time::Instant::now() + BLOCK_TIMEOUT;
+            let ready = || match address.parse::<std::net::SocketAddr>() {
+                Ok(socket) => std::net::TcpStream::connect(socket).is_ok(),
+                Err(_) => session.root.join(address).exists(),
+            };
+            while !ready() {
+                if !running() {
+                    return Err(format!("it stopped before {address} was ready"));
+                }
                 if std::time::Instant::now() > deadline {
-                    return Err(format!("nothing answered on {address} within 120 s"));
+                    return Err(format!("{address} not ready within {} s", BLOCK_TIMEOUT.as_secs()));
                 }
                 std::thread::sleep(std::time::Duration::from_millis(200));
             }
@@ -319,18 +397,44 @@ fn run_block(session: &mut Session, block: &Block) -> Result<()> {
         needs => {
             let printed = session.send(&block.code, *needs == Needs::Fails)?;
             match &block.expected {
-                Some(expected) => shows(&printed, expected),
+                Some(expected) => shows(&printed, expected).map_err(|error| {
+                    let lines: Vec<String> = printed.lines().map(str::to_owned).collect();
+                    format!("{error}; it printed:\n{}", tail(&lines))
+                }),
                 None => Ok(()),
             }
         }
     }
 }
 
-pub fn run(root: &Path, execute: bool) -> Result<()> {
+/// The commands of a `ci` block that `.ci/run` does not run (a line of `.ci/run` must end with
+/// the command, as in `timed ./scripts/test.sh`).
+fn missing_from_ci<'a>(block: &'a Block, ci_script: &str) -> Vec<&'a str> {
+    block
+        .code
+        .lines()
+        .map(|line| line.split(" #").next().unwrap_or(line).trim())
+        .filter(|command| !command.is_empty() && !command.starts_with('#'))
+        .filter(|command| !ci_script.lines().any(|line| line.trim().ends_with(command)))
+        .collect()
+}
+
+/// Checks the docs; `only` (paths from the repository's root), when not empty, limits it to those
+/// files.
+pub fn run(root: &Path, execute: bool, only: &[PathBuf]) -> Result<()> {
+    let ci_script = std::fs::read_to_string(root.join(".ci/run")).map_err(|error| format!(".ci/run: {error}"))?;
     let mut failures = Vec::new();
-    let (mut local, mut aws, mut unmarked) = (0, 0, 0);
-    for file in documents(root)? {
+    let (mut local, mut aws, mut ci) = (0, 0, 0);
+    let files: Vec<PathBuf> = documents(root)?
+        .into_iter()
+        .filter(|file| only.is_empty() || only.contains(file))
+        .collect();
+    if files.is_empty() {
+        return Err(format!("none of {only:?} is a document the docs check reads"));
+    }
+    for file in files {
         let text = std::fs::read_to_string(root.join(&file)).map_err(|error| format!("{}: {error}", file.display()))?;
+        let started = std::time::Instant::now();
         let mut session: Option<Session> = None;
         for block in blocks(&file, &text) {
             let place = format!("{}:{}", block.file.display(), block.line);
@@ -340,7 +444,17 @@ pub fn run(root: &Path, execute: bool) -> Result<()> {
             }
             match block.needs {
                 Needs::Aws => aws += 1,
-                Needs::Unmarked => unmarked += 1,
+                Needs::Ci => {
+                    ci += 1;
+                    let missing = missing_from_ci(&block, &ci_script);
+                    if !missing.is_empty() {
+                        failures.push(format!("{place}: marked `ci`, but .ci/run does not run {missing:?}"));
+                    }
+                }
+                Needs::Unmarked => failures.push(format!(
+                    "{place}: say what this block needs in a comment before it: \
+                     <!-- docs: run -->, fails, background <address>, ci or aws"
+                )),
                 Needs::Local | Needs::Fails | Needs::Background(_) => {
                     local += 1;
                     if execute {
@@ -358,9 +472,12 @@ pub fn run(root: &Path, execute: bool) -> Result<()> {
                 }
             }
         }
+        if session.is_some() {
+            println!("{}: its blocks took {} s", file.display(), started.elapsed().as_secs());
+        }
     }
     println!(
-        "{local} blocks run locally{}, {aws} need AWS (syntax checked), {unmarked} not marked yet (syntax checked)",
+        "{local} blocks run locally{}, {ci} run by .ci/run itself, {aws} need AWS (syntax checked)",
         if execute {
             ""
         } else {
@@ -431,5 +548,21 @@ sam deploy
             shows(output, "mulator: http").is_err(),
             "a line must start where the expected one does"
         );
+    }
+
+    #[test]
+    fn a_ci_block_must_be_what_ci_runs() {
+        let block = |code: &str| Block {
+            file: PathBuf::from("README.md"),
+            line: 1,
+            needs: Needs::Ci,
+            code: code.to_owned(),
+            expected: None,
+        };
+        let ci_script = "timed ./scripts/local.sh\ntimed ./scripts/test.sh\n";
+        let readme = block("./scripts/local.sh   # runs it\n./scripts/test.sh    # tests it");
+        assert!(missing_from_ci(&readme, ci_script).is_empty());
+        let other = block("./scripts/test.sh\n./scripts/deploy.sh");
+        assert_eq!(missing_from_ci(&other, ci_script), vec!["./scripts/deploy.sh"]);
     }
 }

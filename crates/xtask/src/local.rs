@@ -44,6 +44,10 @@ pub async fn run(mode: Mode) -> Result<()> {
     let template_text =
         std::fs::read_to_string(root.join("template.yaml")).map_err(|error| format!("template.yaml: {error}"))?;
     let plan = template::plan(&template_text)?;
+    // What a second terminal (or a script) sources while `--keep` runs: written only once
+    // everything answers, and removed first, so that a previous run's never passes for this one.
+    let addresses = root.join(KEEP_ENV_FILE);
+    let _ = std::fs::remove_file(&addresses);
     let logs = root.join("target/local/logs");
     std::fs::create_dir_all(&logs).map_err(|error| format!("{}: {error}", logs.display()))?;
 
@@ -134,18 +138,39 @@ pub async fn run(mode: Mode) -> Result<()> {
         Mode::Browser { screenshot } => browser::run(&story.api("/"), &plan.upload_prefix(), &root, screenshot).await,
     };
     if outcome.is_ok() && keep {
-        let api = story.api("");
+        let mut exports: Vec<(String, String)> = emulator
+            .env()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        exports.push(("AWS_DEFAULT_REGION".to_owned(), template::REGION.to_owned()));
+        exports.push(("API".to_owned(), story.api("")));
+        exports.push(("BUCKET".to_owned(), plan.uploads_bucket()?.to_owned()));
+        exports.push(("OBJECTS_TABLE".to_owned(), plan.objects_table()?.to_owned()));
+        exports.push(("STATISTICS_TABLE".to_owned(), plan.statistics_table()?.to_owned()));
+        let text: String = exports
+            .iter()
+            .map(|(name, value)| format!("export {name}={value}\n"))
+            .collect();
+        std::fs::write(
+            &addresses,
+            format!(
+                "# The running local application (./scripts/local.sh --keep); AWS_DEFAULT_REGION is for boto3.\n{text}"
+            ),
+        )
+        .map_err(|error| format!("{}: {error}", addresses.display()))?;
         println!(
             "\nStill running; Ctrl-C stops everything. The web page: {}",
             story.api("/")
         );
-        println!("In another terminal:");
-        for (name, value) in emulator.env() {
-            println!("  export {name}={value}");
-        }
+        println!("In another terminal (from the repository's root):");
         println!(
-            "  export AWS_DEFAULT_REGION={}   # for boto3\n  API={api}",
-            template::REGION
+            "  source {KEEP_ENV_FILE}   # {}",
+            exports
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         );
         println!("  curl -s $API/stats");
         println!("  curl -s -X POST $API/uploads -H 'content-type: application/json' -d '{{\"key\": \"notes/today.txt\", \"content_type\": \"text/plain\", \"size\": 5}}'");
@@ -157,6 +182,9 @@ pub async fn run(mode: Mode) -> Result<()> {
     }
     outcome
 }
+
+/// Where `--keep` writes the running application's addresses, as `export` lines.
+pub const KEEP_ENV_FILE: &str = "target/local/env.sh";
 
 pub fn heading(text: &str) {
     println!("\n==> {text}");

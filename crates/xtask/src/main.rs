@@ -22,7 +22,7 @@
 //!   per JSON line (see `logs.rs`).
 //! - `cargo xtask copy-out <function> <folder>`: one function as a standalone project, with what
 //!   it needs of `shared`, its own template, setup script and README (see `copy_out.rs`).
-//! - `cargo xtask docs [--run]`: every shell block of the README, the workshop and the crate
+//! - `cargo xtask docs [--run] [FILE.md...]`: every shell block of the README, the workshop and the crate
 //!   READMEs syntax-checked; with `--run`, those marked to run locally run, and their output is
 //!   checked against what the docs say it prints (see `docs.rs`).
 //! - `cargo xtask sizes [--update]`: fails when a function's arm64 binary grew more than 10% over
@@ -42,7 +42,7 @@ use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 
 const USAGE: &str =
-    "usage: cargo xtask local [--keep] | load [--quick] | browser [--screenshot FILE] | bench [--quick] [--binaries DIR] [--only F1,F2] | logs <function> | copy-out <function> <folder> | sizes [--update] | docs [--run]";
+    "usage: cargo xtask local [--keep] | load [--quick] | browser [--screenshot FILE] | bench [--quick] [--binaries DIR] [--only F1,F2] | logs <function> | copy-out <function> <folder> | sizes [--update] | docs [--run] [FILE.md...]";
 
 /// The variables `cargo run` sets for the program it runs, here the task runner itself.
 const SET_BY_CARGO_RUN: [&str; 5] = [
@@ -89,13 +89,32 @@ async fn main() -> ExitCode {
             Some("logs") => logs::run(&root, args.get(1).map(String::as_str)),
             Some("copy-out") => copy_out::run(&root, args.get(1).map(String::as_str), args.get(2).map(String::as_str)),
             Some("sizes") => sizes::run(&root, flag("--update")),
-            Some("docs") => docs::run(&root, flag("--run")),
+            Some("docs") => {
+                let only: Vec<PathBuf> = args
+                    .iter()
+                    .skip(1)
+                    .filter(|arg| !arg.starts_with("--"))
+                    .map(PathBuf::from)
+                    .collect();
+                docs::run(&root, flag("--run"), &only)
+            }
             _ => Err(USAGE.to_owned()),
+        }
+    };
+    // SIGTERM too (what `kill` and CI runners send): stopping without it would leave the local
+    // run's functions and emulator running, in process groups of their own.
+    let terminated = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
         }
     };
     let outcome = tokio::select! {
         outcome = task => outcome,
         _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
+        _ = terminated => Err("terminated".to_owned()),
     };
     // Returning drops the emulator and every process started, which stops them.
     match outcome {
