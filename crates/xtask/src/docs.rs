@@ -19,7 +19,10 @@
 //! - `<!-- docs: aws -->`: needs an AWS account; checked with `bash -n` only.
 //!
 //! The blocks of one file run in one shell session, in order, so what one exports the next sees,
-//! as in the reader's terminal; everything a file started is stopped after its last block.
+//! as in the reader's terminal; everything a file started is stopped after its last block. A
+//! block that may build (`cargo`, `./scripts/`, `sam`) may take 20 minutes, any other 5. When
+//! one fails, the end of what the background blocks printed (`target/docs/background-<line>.log`)
+//! and of each function's log the local run wrote is shown with the error.
 //! - no comment: checked with `bash -n`, and counted as "not run yet".
 //!
 //! Without `--run` every block is only syntax-checked: quick, and what `./scripts/test.sh` does.
@@ -218,6 +221,27 @@ struct Session {
     child: std::process::Child,
     input: std::process::ChildStdin,
     lines: std::sync::mpsc::Receiver<String>,
+    /// What the file's blocks started in the background, still expected to be running.
+    background: Vec<Background>,
+    /// When the file's first block started: the local run's logs written since then are shown
+    /// when a block fails.
+    started: std::time::SystemTime,
+}
+
+/// A block started in the background, as in a second terminal.
+struct Background {
+    pid: String,
+    /// Where its output goes (`target/docs/background-<line>.log`): shown when a block fails.
+    log: PathBuf,
+    place: String,
+}
+
+impl Background {
+    /// Stopped: its process gone, or a zombie its shell has not reaped yet.
+    fn running(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.pid))
+            .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+    }
 }
 
 /// Printed after each block, with its exit status, to know where its output ends.
@@ -226,20 +250,37 @@ const DONE: &str = "__docs_block_done__";
 /// Printed with the process id of a background block.
 const BACKGROUND: &str = "__docs_background_pid__";
 
-/// How long one block may take: the first build of the AWS SDK included.
-const BLOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1_200);
+/// How long a block that builds may take: the first build of the AWS SDK included.
+const BUILD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1_200);
+/// How long any other block may take: its waits (`until curl ...`) are for seconds.
+const BLOCK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// The time `code` may take: a block that may compile gets the first build's time.
+fn timeout_for(code: &str) -> std::time::Duration {
+    if ["cargo ", "./scripts/", "sam "]
+        .iter()
+        .any(|builds| code.contains(builds))
+    {
+        BUILD_TIMEOUT
+    } else {
+        BLOCK_TIMEOUT
+    }
+}
 
 impl Session {
     fn start(root: &Path) -> Result<Session> {
         use std::io::{BufRead, BufReader};
-        use std::os::unix::process::CommandExt;
         // A home of its own: what the docs write under `~` (a copied-out function) stays out of
         // the real one, while cargo and rustup keep using their real homes.
         let home = root.join("target/docs/home");
         let _ = std::fs::remove_dir_all(&home);
         std::fs::create_dir_all(&home).map_err(|error| format!("{}: {error}", home.display()))?;
         let real_home = std::env::var("HOME").map_err(|_| "HOME is not set")?;
-        let mut child = crate::tool("bash")
+        // A session of its own (`setsid`), so that everything its blocks start can be found and
+        // stopped afterwards, even what moved to a process group of its own (`cargo lambda
+        // watch` does).
+        let mut child = crate::tool("setsid")
+            .arg("bash")
             .current_dir(root)
             .env(
                 "CARGO_HOME",
@@ -250,13 +291,11 @@ impl Session {
                 std::env::var("RUSTUP_HOME").unwrap_or(format!("{real_home}/.rustup")),
             )
             .env("HOME", &home)
-            // Its own process group, so that stopping it stops what its blocks started.
-            .process_group(0)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|error| format!("bash: {error}"))?;
+            .map_err(|error| format!("setsid bash: {error}"))?;
         let input = child.stdin.take().ok_or("no stdin")?;
         let output = child.stdout.take().ok_or("no stdout")?;
         let (sender, lines) = std::sync::mpsc::channel();
@@ -272,6 +311,8 @@ impl Session {
             child,
             input,
             lines,
+            background: Vec::new(),
+            started: std::time::SystemTime::now(),
         };
         session.send("exec 2>&1\nsource scripts/env.sh", false)?;
         Ok(session)
@@ -292,7 +333,8 @@ impl Session {
             "{strict}\n{code}\n__docs_status=$?\nprintf '\\n%s %s\\n' {DONE} \"$__docs_status\"\nset +e"
         )
         .map_err(|error| format!("bash: {error}"))?;
-        let deadline = std::time::Instant::now() + BLOCK_TIMEOUT;
+        let timeout = timeout_for(code);
+        let deadline = std::time::Instant::now() + timeout;
         let mut printed = Vec::new();
         loop {
             let line = match self.lines.recv_timeout(std::time::Duration::from_millis(250)) {
@@ -304,9 +346,13 @@ impl Session {
                     return Err(format!("a command failed:\n{}", tail(&printed)));
                 }
                 Err(RecvTimeoutError::Timeout) if std::time::Instant::now() > deadline => {
+                    return Err(format!("no end within {} s:\n{}", timeout.as_secs(), tail(&printed)));
+                }
+                // What this block waits for (an answer from the local application) will never
+                // come: fail now rather than at the deadline.
+                Err(RecvTimeoutError::Timeout) if self.background.iter().any(|job| !job.running()) => {
                     return Err(format!(
-                        "no end within {} s:\n{}",
-                        BLOCK_TIMEOUT.as_secs(),
+                        "a background block stopped while this one ran:\n{}",
                         tail(&printed)
                     ));
                 }
@@ -324,28 +370,96 @@ impl Session {
     }
 }
 
+impl Session {
+    /// What helps to see why a block failed: the last lines of what the file started in the
+    /// background, and of each function's log the local run wrote since the file started.
+    fn diagnosis(&self) -> String {
+        let mut report = String::new();
+        for job in &self.background {
+            let state = if job.running() { "running" } else { "stopped" };
+            report.push_str(&format!(
+                "\n--- {} ({state}), the end of {}:\n{}",
+                job.place,
+                job.log.strip_prefix(&self.root).unwrap_or(&job.log).display(),
+                last_lines(&job.log, 15)
+            ));
+        }
+        let logs = self.root.join("target/local/logs");
+        let mut written: Vec<PathBuf> = std::fs::read_dir(&logs)
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+            .filter(|path| {
+                std::fs::metadata(path)
+                    .and_then(|metadata| metadata.modified())
+                    .is_ok_and(|modified| modified >= self.started)
+            })
+            .collect();
+        written.sort();
+        for log in written {
+            report.push_str(&format!(
+                "\n--- the end of {}:\n{}",
+                log.strip_prefix(&self.root).unwrap_or(&log).display(),
+                last_lines(&log, 6)
+            ));
+        }
+        report
+    }
+}
+
+/// The last `count` lines of a file, each cut to a readable length.
+fn last_lines(file: &Path, count: usize) -> String {
+    let text = std::fs::read_to_string(file).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(count)..]
+        .iter()
+        .map(|line| match line.char_indices().nth(400) {
+            Some((cut, _)) => format!("{}...", &line[..cut]),
+            None => (*line).to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The processes of session `session`, zombies aside: everything a file's blocks started,
+/// whatever process group it moved to.
+fn session_processes(session: u32) -> Vec<u32> {
+    let session = session.to_string();
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            // After the command's name: state, parent, process group, session.
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                stat.rsplit_once(") ").is_some_and(|(_, rest)| {
+                    let fields: Vec<&str> = rest.split(' ').collect();
+                    fields.first() != Some(&"Z") && fields.get(3) == Some(&session.as_str())
+                })
+            })
+        })
+        .collect()
+}
+
 impl Drop for Session {
     /// Stops everything the file started, and waits until it has stopped: what a block left
-    /// running (an emulator, `./scripts/local.sh --keep`) must not answer for the next file.
+    /// running (an emulator, `./scripts/local.sh --keep` and its `cargo lambda watch`es) must
+    /// not answer, or hold a port, for the next file.
     fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = crate::tool("kill").args(["--", &group]).status();
+        let session = self.child.id();
+        // SIGTERM to the shell's group: `cargo xtask local` stops what it started on it.
+        let _ = crate::tool("kill").args(["--", &format!("-{session}")]).status();
         let _ = self.child.wait();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        let alive = || {
-            crate::tool("kill")
-                .args(["-0", "--", &group])
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|status| status.success())
-        };
-        while alive() && std::time::Instant::now() < deadline {
+        while !session_processes(session).is_empty() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
-        let _ = crate::tool("kill")
-            .args(["-KILL", "--", &group])
-            .stderr(Stdio::null())
-            .status();
+        for pid in session_processes(session) {
+            let _ = crate::tool("kill")
+                .args(["-KILL", &pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -363,8 +477,13 @@ fn run_block(session: &mut Session, block: &Block) -> Result<()> {
                 // A previous run's file must not pass for this run's.
                 let _ = std::fs::remove_file(session.root.join(address));
             }
+            let log = session.root.join(format!("target/docs/background-{}.log", block.line));
             let started = session.send(
-                &format!("( {} ) > /dev/null 2>&1 &\necho \"{BACKGROUND} $!\"", block.code),
+                &format!(
+                    "mkdir -p target/docs\n( {} ) > {} 2>&1 &\necho \"{BACKGROUND} $!\"",
+                    block.code,
+                    log.display()
+                ),
                 false,
             )?;
             let pid = started
@@ -372,27 +491,31 @@ fn run_block(session: &mut Session, block: &Block) -> Result<()> {
                 .find_map(|line| line.strip_prefix(BACKGROUND))
                 .map(|pid| pid.trim().to_owned())
                 .ok_or("the background block did not start")?;
-            // Stopped (its process gone, or a zombie its shell has not reaped yet): it failed.
-            let running = || {
-                std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                    .is_ok_and(|stat| stat.rsplit_once(") ").is_some_and(|(_, rest)| !rest.starts_with('Z')))
+            let job = Background {
+                pid,
+                log,
+                place: format!("the background block at {}:{}", block.file.display(), block.line),
             };
             // Long enough for the whole application's story (`local.sh --keep`) on a cold cache.
-            let deadline = std::time::Instant::now() + BLOCK_TIMEOUT;
+            let deadline = std::time::Instant::now() + BUILD_TIMEOUT;
             let ready = || match address.parse::<std::net::SocketAddr>() {
                 Ok(socket) => std::net::TcpStream::connect(socket).is_ok(),
                 Err(_) => session.root.join(address).exists(),
             };
+            let mut waited = Ok(());
             while !ready() {
-                if !running() {
-                    return Err(format!("it stopped before {address} was ready"));
+                if !job.running() {
+                    waited = Err(format!("it stopped before {address} was ready"));
+                    break;
                 }
                 if std::time::Instant::now() > deadline {
-                    return Err(format!("{address} not ready within {} s", BLOCK_TIMEOUT.as_secs()));
+                    waited = Err(format!("{address} not ready within {} s", BUILD_TIMEOUT.as_secs()));
+                    break;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(200));
             }
-            Ok(())
+            session.background.push(job);
+            waited
         }
         needs => {
             let printed = session.send(&block.code, *needs == Needs::Fails)?;
@@ -464,7 +587,7 @@ pub fn run(root: &Path, execute: bool, only: &[PathBuf]) -> Result<()> {
                             None => session.insert(Session::start(root)?),
                         };
                         if let Err(error) = run_block(session, &block) {
-                            failures.push(format!("{place}: {error}"));
+                            failures.push(format!("{place}: {error}{}", session.diagnosis()));
                             // The rest of the file depends on this block.
                             break;
                         }
@@ -548,6 +671,26 @@ sam deploy
             shows(output, "mulator: http").is_err(),
             "a line must start where the expected one does"
         );
+    }
+
+    #[test]
+    fn only_a_block_that_may_build_gets_the_first_builds_time() {
+        assert_eq!(timeout_for("cargo test -p s3-list-buckets"), BUILD_TIMEOUT);
+        assert_eq!(timeout_for("./scripts/local.sh --keep"), BUILD_TIMEOUT);
+        assert_eq!(
+            timeout_for("source scripts/env.sh\nuntil curl -sf $API/stats; do sleep 1; done"),
+            BLOCK_TIMEOUT
+        );
+    }
+
+    #[test]
+    fn a_failure_shows_the_last_lines_of_a_log_cut_to_a_readable_length() {
+        let file = std::env::temp_dir().join(format!("docs-last-lines-{}.log", std::process::id()));
+        let long = "x".repeat(1_000);
+        std::fs::write(&file, format!("first\nsecond\n{long}\nlast\n")).unwrap();
+        let shown = last_lines(&file, 2);
+        let _ = std::fs::remove_file(&file);
+        assert_eq!(shown, format!("{}...\nlast", "x".repeat(400)));
     }
 
     #[test]

@@ -80,10 +80,10 @@ pub async fn run(mode: Mode) -> Result<()> {
         let mut environment: BTreeMap<String, String> =
             emulator.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         environment.extend(function.environment.clone());
-        let runtime = FunctionRuntime::start(&root, &logs, &function.binary, &environment)?;
+        let runtime = FunctionRuntime::start(&root, &logs, function, &environment)?;
         println!(
             "{:<26} http://127.0.0.1:{}  (logs: target/local/logs/{}.log)",
-            function.binary, runtime.port, function.binary
+            function.binary, runtime.target.port, function.binary
         );
         runtimes.0.insert(function.binary.clone(), runtime);
     }
@@ -91,7 +91,7 @@ pub async fn run(mode: Mode) -> Result<()> {
     // Every trigger the template gives a function, by kind: nothing here names a function.
     let mut triggers = Vec::new();
     for function in &plan.functions {
-        let port = runtimes.port(&function.binary)?;
+        let target = runtimes.target(&function.binary)?;
         let notified = plan
             .buckets
             .iter()
@@ -101,7 +101,7 @@ pub async fn run(mode: Mode) -> Result<()> {
             let plan = async_plan(function);
             triggers.push(tokio::spawn(deliver_s3_notifications(
                 aws.clone(),
-                port,
+                target.clone(),
                 plan,
                 queues.clone(),
             )));
@@ -110,14 +110,14 @@ pub async fn run(mode: Mode) -> Result<()> {
             let plan = stream_plan(function)?;
             triggers.push(tokio::spawn(deliver_stream_batches(
                 aws.clone(),
-                port,
+                target.clone(),
                 plan,
                 queues.clone(),
             )));
         }
         for schedule in &function.schedules {
             let every = rate(schedule)?;
-            triggers.push(tokio::spawn(deliver_schedule(port, function.binary.clone(), every)));
+            triggers.push(tokio::spawn(deliver_schedule(target.clone(), every)));
         }
     }
 

@@ -100,6 +100,8 @@ pub struct Function {
     #[allow(dead_code)]
     pub code_uri: String,
     pub environment: BTreeMap<String, String>,
+    /// `Timeout`, its own or the template's `Globals` (Lambda's default, 3 s, without either).
+    pub timeout: std::time::Duration,
     /// Asynchronous invocations: retries after the first attempt, and the on-failure queue.
     pub async_retries: u32,
     pub async_failure_queue: Option<String>,
@@ -375,11 +377,16 @@ impl Resolver<'_> {
                 }
             }
         }
+        let timeout = properties["Timeout"]
+            .as_u64()
+            .or_else(|| self.template["Globals"]["Function"]["Timeout"].as_u64())
+            .unwrap_or(3);
         Ok(Function {
             logical_id: logical_id.to_owned(),
             binary,
             code_uri,
             environment,
+            timeout: std::time::Duration::from_secs(timeout),
             async_retries: invoke["MaximumRetryAttempts"].as_u64().unwrap_or(2) as u32,
             async_failure_queue: self.queue_of(&invoke["DestinationConfig"]["OnFailure"])?,
             stream,
@@ -493,6 +500,20 @@ mod tests {
         assert_eq!(bucket, "upload-catalog-uploads-123456789012-us-east-1");
         assert_eq!(merged["OBJECTS_TABLE_NAME"], "ObjectsTable");
         assert_eq!(merged["UPLOAD_PREFIX"], "uploads/");
+    }
+
+    #[test]
+    fn a_functions_timeout_is_its_own_or_the_globals() {
+        let timeout = |binary: &str| {
+            the_plan()
+                .functions
+                .into_iter()
+                .find(|function| function.binary == binary)
+                .map(|function| function.timeout.as_secs())
+        };
+        // Its own `Timeout: 300` (the largest upload), and the API's from `Globals`.
+        assert_eq!(timeout("s3-put-handler"), Some(300));
+        assert_eq!(timeout("api-gateway-http"), Some(10));
     }
 
     #[test]

@@ -92,11 +92,12 @@ impl Story<'_> {
         self.step(1, "List the account's buckets with s3-list-buckets", async {
             let event: Value = serde_json::from_str(include_str!("../../../s3-list-buckets/events/scheduled.json"))
                 .map_err(|e| e.to_string())?;
-            let port = self.runtimes.port("s3-list-buckets")?;
+            let target = self.runtimes.target("s3-list-buckets")?;
             println!(
-                "    $ cargo lambda invoke -A 127.0.0.1 -P {port} s3-list-buckets --data-file crates/s3-list-buckets/events/scheduled.json"
+                "    $ cargo lambda invoke -A 127.0.0.1 -P {} s3-list-buckets --data-file crates/s3-list-buckets/events/scheduled.json",
+                target.port
             );
-            let (answer, failed) = invoke(port, "s3-list-buckets", &event).await?;
+            let (answer, failed) = invoke(&target, &event).await?;
             println!("    {answer}");
             let expected = format!("[\"{bucket}\"]");
             if failed || answer["statusCode"] != 200 || answer["body"] != expected.as_str() {
@@ -350,11 +351,12 @@ impl Story<'_> {
                 let event: Value =
                     serde_json::from_str(include_str!("../../../statistics-reconciler/events/scheduled.json"))
                         .map_err(|e| e.to_string())?;
-                let port = self.runtimes.port("statistics-reconciler")?;
+                let target = self.runtimes.target("statistics-reconciler")?;
                 println!(
-                    "    $ cargo lambda invoke -A 127.0.0.1 -P {port} statistics-reconciler --data-file crates/statistics-reconciler/events/scheduled.json"
+                    "    $ cargo lambda invoke -A 127.0.0.1 -P {} statistics-reconciler --data-file crates/statistics-reconciler/events/scheduled.json",
+                    target.port
                 );
-                let (answer, failed) = invoke(port, "statistics-reconciler", &event).await?;
+                let (answer, failed) = invoke(&target, &event).await?;
                 println!("    {answer}");
                 if failed {
                     return Err("the reconciler failed".to_owned());

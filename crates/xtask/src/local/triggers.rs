@@ -11,26 +11,23 @@ use serde_json::{json, Value};
 use testkit::StreamReader;
 
 use super::resources::{notifications_queue, Queues};
-use super::runtimes::invoke;
+use super::runtimes::{invoke, Target};
 use super::Result;
 use crate::template::Function;
 
 pub struct AsyncPlan {
-    binary: String,
     retries: u32,
     failure_queue: Option<String>,
 }
 
 pub fn async_plan(function: &Function) -> AsyncPlan {
     AsyncPlan {
-        binary: function.binary.clone(),
         retries: function.async_retries,
         failure_queue: function.async_failure_queue.clone(),
     }
 }
 
 pub struct StreamPlan {
-    binary: String,
     table: String,
     batch_size: usize,
     max_retries: u32,
@@ -46,7 +43,6 @@ pub fn stream_plan(function: &Function) -> Result<StreamPlan> {
         return Err("the stream trigger must declare ReportBatchItemFailures".to_owned());
     }
     Ok(StreamPlan {
-        binary: function.binary.clone(),
         table: trigger.table.clone(),
         batch_size: trigger.batch_size,
         max_retries: trigger.max_retries,
@@ -54,11 +50,16 @@ pub fn stream_plan(function: &Function) -> Result<StreamPlan> {
     })
 }
 
+/// How long a failed asynchronous invocation waits before its retry (Lambda waits a minute, then
+/// two; a local run is in a hurry).
+const ASYNC_RETRY_DELAY: Duration = Duration::from_secs(1);
+
 /// S3 -> a function, as Lambda's asynchronous invocation does it: each event is invoked,
-/// retried on failure, and sent to the on-failure queue after the last retry.
-pub async fn deliver_s3_notifications(aws: SdkConfig, port: u16, plan: AsyncPlan, queues: Queues) {
+/// retried on failure (an error, or no answer within the function's timeout), and sent to the
+/// on-failure queue after the last retry.
+pub async fn deliver_s3_notifications(aws: SdkConfig, target: Target, plan: AsyncPlan, queues: Queues) {
     let sqs = aws_sdk_sqs::Client::new(&aws);
-    let url = &queues[&notifications_queue(&plan.binary)];
+    let url = &queues[&notifications_queue(&target.binary)];
     loop {
         let received = sqs
             .receive_message()
@@ -77,20 +78,23 @@ pub async fn deliver_s3_notifications(aws: SdkConfig, port: u16, plan: AsyncPlan
             if event.get("Event").and_then(Value::as_str) != Some("s3:TestEvent") {
                 let mut attempt = 0;
                 loop {
-                    match invoke(port, &plan.binary, &event).await {
+                    let error = match invoke(&target, &event).await {
                         Ok((_, false)) => break,
-                        Ok((error, true)) if attempt >= plan.retries => {
-                            send_to_failure_queue(
-                                &sqs,
-                                &queues,
-                                plan.failure_queue.as_deref(),
-                                json!({"requestPayload": event, "responsePayload": error}),
-                            )
-                            .await;
-                            break;
-                        }
-                        _ => attempt += 1,
+                        Ok((error, true)) => error,
+                        Err(unanswered) => json!({"errorType": "Unanswered", "errorMessage": unanswered}),
+                    };
+                    if attempt >= plan.retries {
+                        send_to_failure_queue(
+                            &sqs,
+                            &queues,
+                            plan.failure_queue.as_deref(),
+                            json!({"requestPayload": event, "responsePayload": error}),
+                        )
+                        .await;
+                        break;
                     }
+                    attempt += 1;
+                    tokio::time::sleep(ASYNC_RETRY_DELAY).await;
                 }
             }
             if let Some(receipt) = message.receipt_handle() {
@@ -103,7 +107,7 @@ pub async fn deliver_s3_notifications(aws: SdkConfig, port: u16, plan: AsyncPlan
 /// The objects table's stream -> the consumer, as an event source mapping does it: records in
 /// order, in batches; a batch's reported failures are retried from the first one, and after the
 /// last retry the rest of the batch goes to the on-failure queue.
-pub async fn deliver_stream_batches(aws: SdkConfig, port: u16, plan: StreamPlan, queues: Queues) {
+pub async fn deliver_stream_batches(aws: SdkConfig, target: Target, plan: StreamPlan, queues: Queues) {
     let sqs = aws_sdk_sqs::Client::new(&aws);
     let mut reader = StreamReader::open(&aws, &plan.table).await;
     let mut pending: VecDeque<Value> = VecDeque::new();
@@ -115,7 +119,7 @@ pub async fn deliver_stream_batches(aws: SdkConfig, port: u16, plan: StreamPlan,
             continue;
         }
         let batch: Vec<Value> = pending.iter().take(plan.batch_size).cloned().collect();
-        let succeeded = match invoke(port, &plan.binary, &json!({ "Records": batch })).await {
+        let succeeded = match invoke(&target, &json!({ "Records": batch })).await {
             Ok((response, false)) => first_failure(&batch, &response),
             _ => 0,
         };
@@ -190,7 +194,7 @@ pub fn rate(expression: &str) -> Result<Duration> {
 }
 
 /// An EventBridge schedule -> a function: the "Scheduled Event" EventBridge sends.
-pub async fn deliver_schedule(port: u16, binary: String, every: Duration) {
+pub async fn deliver_schedule(target: Target, every: Duration) {
     let every = every.min(LOCAL_SCHEDULE_CEILING);
     loop {
         let event = json!({
@@ -200,7 +204,7 @@ pub async fn deliver_schedule(port: u16, binary: String, every: Duration) {
             "resources": [], "detail": {}
         });
         // Asynchronous, like EventBridge's own invocation: a failure is in the function's log.
-        let _ = invoke(port, &binary, &event).await;
+        let _ = invoke(&target, &event).await;
         tokio::time::sleep(every).await;
     }
 }
