@@ -109,6 +109,18 @@ impl Emulator {
         ]
     }
 
+    /// [`Emulator::env`] for any process, not only ours: plus `AWS_DEFAULT_REGION`, which boto3
+    /// and the AWS CLI read instead of `AWS_REGION` (Lambda sets both).
+    pub fn process_env(&self) -> Vec<(String, String)> {
+        let mut variables: Vec<(String, String)> = self
+            .env()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        variables.push(("AWS_DEFAULT_REGION".to_owned(), REGION.to_owned()));
+        variables
+    }
+
     /// An `SdkConfig` for this emulator, built without reading the process environment (tests
     /// run in parallel threads of one process, and the environment is shared by all of them).
     pub fn sdk_config(&self) -> SdkConfig {

@@ -344,13 +344,7 @@ fn environment(
     function: &str,
     language: Language,
 ) -> Vec<(String, String)> {
-    let mut environment: Vec<(String, String)> = emulator
-        .env()
-        .into_iter()
-        .map(|(name, value)| (name.to_owned(), value))
-        .collect();
-    // boto3 reads AWS_DEFAULT_REGION, not AWS_REGION (which Lambda sets, with both).
-    environment.push(("AWS_DEFAULT_REGION".to_owned(), testkit::REGION.to_owned()));
+    let mut environment = emulator.process_env();
     environment.extend(fixtures::function_environment(catalog, function, language));
     environment
 }

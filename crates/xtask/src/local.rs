@@ -138,12 +138,7 @@ pub async fn run(mode: Mode) -> Result<()> {
         Mode::Browser { screenshot } => browser::run(&story.api("/"), &plan.upload_prefix(), &root, screenshot).await,
     };
     if outcome.is_ok() && keep {
-        let mut exports: Vec<(String, String)> = emulator
-            .env()
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value))
-            .collect();
-        exports.push(("AWS_DEFAULT_REGION".to_owned(), template::REGION.to_owned()));
+        let mut exports = emulator.process_env();
         exports.push(("API".to_owned(), story.api("")));
         exports.push(("BUCKET".to_owned(), plan.uploads_bucket()?.to_owned()));
         exports.push(("OBJECTS_TABLE".to_owned(), plan.objects_table()?.to_owned()));

@@ -252,7 +252,10 @@ impl Story<'_> {
                     .send()
                     .await
                     .map_err(|error| shared::error::chain(&error))?;
-                println!("    $ aws s3 rm s3://{bucket}/{key}");
+                // What a reader can paste: boto3 is in the project's tools, the AWS CLI is not.
+                println!(
+                    "    $ python -c 'import boto3; boto3.client(\"s3\").delete_object(Bucket=\"{bucket}\", Key=\"{key}\")'"
+                );
                 let path = format!("/objects/{}", encode_path(&key));
                 let gone = self.wait_for(&path, |status, _| status == 404).await?;
                 println!("    GET /objects/{key}: 404 {}", gone["detail"]);
