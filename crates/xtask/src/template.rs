@@ -4,6 +4,8 @@
 //! repeats a name, a key or a setting from it.
 
 #[cfg(test)]
+mod docs_agree;
+#[cfg(test)]
 mod least_privilege;
 
 use std::collections::BTreeMap;

@@ -147,6 +147,15 @@ fn resources_named(value_text: &str, ids: &BTreeSet<String>, template: &Value) -
     named
 }
 
+/// The actions an IAM statement grants (`Action` is one string or a list of them).
+pub(super) fn statement_actions(function: &str, statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(action) => vec![action.clone()],
+        Value::Sequence(actions) => actions.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
+        other => panic!("{function}: an Action that is not a string or a list: {other:?}"),
+    }
+}
+
 #[test]
 fn each_function_is_granted_exactly_what_its_code_calls_on_what_it_is_wired_to() {
     let template: Value = serde_norway::from_str(include_str!("../../../../template.yaml")).unwrap();
@@ -187,11 +196,7 @@ fn each_function_is_granted_exactly_what_its_code_calls_on_what_it_is_wired_to()
         let mut granted = BTreeSet::new();
         for policy in properties["Policies"].as_sequence().into_iter().flatten() {
             for statement in policy["Statement"].as_sequence().into_iter().flatten() {
-                let actions: Vec<String> = match &statement["Action"] {
-                    Value::String(action) => vec![action.clone()],
-                    Value::Sequence(actions) => actions.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
-                    other => panic!("{function}: an Action that is not a string or a list: {other:?}"),
-                };
+                let actions = statement_actions(function, statement);
                 let resource_text = text(&statement["Resource"]);
                 let on = resources_named(&resource_text, &ids, &template);
                 let account_level = resource_text.trim() == "'*'" && actions == ["s3:ListAllMyBuckets"];
