@@ -22,6 +22,7 @@ use lambda_http::http::header::HOST;
 use lambda_http::http::{HeaderMap, Uri};
 use lambda_http::lambda_runtime::LambdaInvocation;
 use lambda_http::tower::{Layer, Service};
+use serde::Serialize;
 use serde_json::Value;
 
 /// Set on a request whose event had to be changed for `lambda_http` to convert it; the value says
@@ -66,23 +67,24 @@ impl<S: Service<LambdaInvocation>> Service<LambdaInvocation> for UsableEvents<S>
 /// The event made convertible, or `None` when it needs no change (including when it is not an
 /// API Gateway event at all: `lambda_http` then reports that itself, as an invocation error).
 pub fn usable_event(event: &[u8]) -> Option<Vec<u8>> {
-    let problem = if let Ok(rest) = serde_json::from_slice::<ApiGatewayProxyRequest>(event) {
+    let (problem, mut event) = if let Ok(rest) = serde_json::from_slice::<ApiGatewayProxyRequest>(event) {
         let stage = rest.request_context.stage.as_deref();
         let path = path_with_stage(stage, rest.path.as_deref().unwrap_or_default());
         // Its query string is re-encoded by lambda_http, so only the path can break the URI.
-        uri_problem(&rest.headers, rest.request_context.domain_name.as_deref(), &path, None)
-            .or_else(|| body_problem(rest.is_base64_encoded, rest.body.as_deref()))
+        let problem = uri_problem(&rest.headers, rest.request_context.domain_name.as_deref(), &path, None)
+            .or_else(|| body_problem(rest.is_base64_encoded, rest.body.as_deref()))?;
+        (problem, editable(event, &rest)?)
     } else if let Ok(http) = serde_json::from_slice::<ApiGatewayV2httpRequest>(event) {
         let stage = http.request_context.stage.as_deref();
         let path = path_with_stage(stage, http.raw_path.as_deref().unwrap_or_default());
         let query = http.raw_query_string.as_deref().filter(|query| !query.is_empty());
-        uri_problem(&http.headers, http.request_context.domain_name.as_deref(), &path, query)
-            .or_else(|| body_problem(http.is_base64_encoded, http.body.as_deref()))
+        let problem = uri_problem(&http.headers, http.request_context.domain_name.as_deref(), &path, query)
+            .or_else(|| body_problem(http.is_base64_encoded, http.body.as_deref()))?;
+        (problem, editable(event, &http)?)
     } else {
-        None
-    }?;
+        return None;
+    };
 
-    let mut event: Value = serde_json::from_slice(event).ok()?;
     for headers in ["headers", "multiValueHeaders"] {
         if let Some(headers) = event.get_mut(headers).and_then(Value::as_object_mut) {
             let breaks_the_uri =
@@ -110,6 +112,15 @@ pub fn usable_event(event: &[u8]) -> Option<Vec<u8>> {
         *headers = serde_json::json!({ UNUSABLE_EVENT_HEADER: problem });
     }
     serde_json::to_vec(&event).ok()
+}
+
+/// The event as JSON to change: as it came, so nothing of it is lost. But JSON may hold what
+/// `Value` cannot (a number beyond `f64`'s range, in a field lambda_http ignores); then it is the
+/// event as lambda_http reads it, written out again.
+fn editable(event: &[u8], parsed: &impl Serialize) -> Option<Value> {
+    serde_json::from_slice(event)
+        .ok()
+        .or_else(|| serde_json::to_value(parsed).ok())
 }
 
 /// Why the URI lambda_http builds from these parts would not be valid, if it would not. The same
@@ -203,6 +214,34 @@ mod tests {
         let request = lambda_http::request::from_str(std::str::from_utf8(&usable).unwrap()).unwrap();
         let reason = request.headers().get(UNUSABLE_EVENT_HEADER).unwrap().to_str().unwrap();
         assert!(reason.contains("base64"), "{reason}");
+    }
+
+    #[test]
+    fn an_event_with_a_number_json_values_cannot_hold_is_still_made_convertible() {
+        let mut event: Value = serde_json::from_str(include_str!("../events/http-api-v2.json")).unwrap();
+        // Without a Host header, lambda_http builds the URI from the domain name.
+        event["headers"]
+            .as_object_mut()
+            .unwrap()
+            .retain(|name, _| !name.eq_ignore_ascii_case("host"));
+        event["requestContext"]["domainName"] = Value::from("api.example[.com");
+        // A field no event type has, holding a number beyond f64's range (found by the
+        // `api_gateway_event` fuzz target): the typed events skip it, `Value` cannot read it.
+        let text = event
+            .to_string()
+            .replacen('{', r#"{"timeEpochExtra": 17E5759200000, "#, 1);
+        assert!(serde_json::from_str::<Value>(&text).is_err());
+        assert!(std::panic::catch_unwind(|| lambda_http::request::from_str(&text)).is_err());
+
+        let usable = usable_event(text.as_bytes()).expect("the event is changed");
+        let request = lambda_http::request::from_str(std::str::from_utf8(&usable).unwrap()).unwrap();
+        let reason = request.headers().get(UNUSABLE_EVENT_HEADER).unwrap().to_str().unwrap();
+        assert!(reason.contains("Host"), "{reason}");
+        // Still read as an HTTP API event, so the answer goes back in the HTTP API's format.
+        assert!(matches!(
+            lambda_http::RequestExt::request_context_ref(&request),
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(_))
+        ));
     }
 
     #[test]
