@@ -2,7 +2,7 @@
 # The web page in a real browser: starts the whole application locally, as ./scripts/local.sh
 # does, then drives headless Chromium through the page the HTTP function serves (upload a file,
 # see it indexed, see the statistics change, cause an error and see it shown). See
-# crates/xtask/src/local/browser.rs.
+# harness/local-run/src/browser.rs.
 #
 #   ./scripts/browser-test.sh                       the test; screenshot in target/local/web-page.png
 #   ./scripts/browser-test.sh --update-screenshot   the same, saving the screenshot the README shows

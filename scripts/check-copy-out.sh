@@ -16,7 +16,7 @@ trap 'rm -rf "$scratch"' EXIT
 # PATH without anything under the repository (its .tools/venv), the rest of the machine as it is.
 clean_path=$(printf '%s' "$PATH" | tr ':' '\n' | grep -v "^$ROOT" | paste -sd: -)
 
-cargo build --quiet -p xtask
+cargo build --quiet --manifest-path harness/Cargo.toml -p xtask
 for function in $(sed -n 's/^ *Binary: //p' template.yaml); do
   step "Copying $function out and running its README's commands in $scratch/$function"
   copy="$scratch/$function"

@@ -27,11 +27,11 @@ step "1/5 The template's security: cfn-lint and checkov"
 bash scripts/scan-template.sh
 
 step "2/5 Least privilege: each policy grants exactly what its function's code calls"
-cargo test --quiet -p xtask least_privilege
+cargo test --quiet --manifest-path harness/Cargo.toml -p policy least_privilege
 
 step "3/5 Injected faults: every function against a broken, slow or throttling dependency"
-cargo test --quiet --workspace --test faults
-cargo test --quiet -p api-gateway-http --test emulator -- dependency throttled
+cargo test --quiet --workspace --test integration -- faults::
+cargo test --quiet -p api-gateway-http --test integration -- dependency throttled
 
 step "4/5 Fuzzing every decoder of outside input"
 bash scripts/fuzz.sh $quick

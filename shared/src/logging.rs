@@ -27,14 +27,18 @@ use crate::xray::XRayLayer;
 /// True until the first invocation of this process starts: that one paid for the cold start.
 static COLD_START: AtomicBool = AtomicBool::new(true);
 
-/// Installs the global logger for the function `service` (its crate's name: pass
-/// `env!("CARGO_PKG_NAME")`), which also names it in every metric (see [`crate::metrics`]). Call
-/// it once, first thing in `main`.
+/// Sets up the three things every function reports, for the function `service` (its crate's
+/// name: pass `env!("CARGO_PKG_NAME")`). Call it once, first thing in `main`. It installs:
+///
+/// - **logs**: the global `tracing` subscriber, one flat JSON object per line on stdout;
+/// - **traces**: the X-Ray layer (see [`crate::xray`]), when Lambda's tracing is active, so the
+///   handler's spans become subsegments of the invocation's trace;
+/// - **metrics**: `service` as the dimension of every metric (see [`crate::metrics`]).
 ///
 /// Level: `AWS_LAMBDA_LOG_LEVEL` if Lambda set it, else `RUST_LOG` (which also takes per-crate
 /// directives such as `info,aws_smithy_runtime=debug`), else `INFO`.
 /// Format: JSON unless `AWS_LAMBDA_LOG_FORMAT` is `Text`, which gives human-readable lines.
-pub fn init(service: &str) {
+pub fn init_logs_traces_and_metrics(service: &str) {
     crate::metrics::set_service(service);
     let filter = log_filter(
         std::env::var("AWS_LAMBDA_LOG_LEVEL").ok().as_deref(),
@@ -46,7 +50,7 @@ pub fn init(service: &str) {
     let _ = tracing::subscriber::set_global_default(subscriber(filter, text, std::io::stdout, xray));
 }
 
-/// The logger [`init`] installs, writing to `writer`; separate so tests can read what it writes.
+/// The logger [`init_logs_traces_and_metrics`] installs, writing to `writer`; separate so tests can read what it writes.
 /// With `xray`, the spans the filter lets through also go to X-Ray (see [`crate::xray`]).
 fn subscriber<W>(filter: EnvFilter, text: bool, writer: W, xray: Option<XRayLayer>) -> impl Subscriber + Send + Sync
 where
@@ -122,7 +126,7 @@ impl Visit for FieldsInto<'_> {
     }
 }
 
-/// The level filter [`init`] uses, separate so it can be tested without touching the environment.
+/// The level filter [`init_logs_traces_and_metrics`] uses, separate so it can be tested without touching the environment.
 fn log_filter(lambda_level: Option<&str>, rust_log: Option<&str>) -> EnvFilter {
     let info = || EnvFilter::new("info");
     match lambda_level.filter(|level| !level.is_empty()) {

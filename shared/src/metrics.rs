@@ -14,7 +14,7 @@
 //! ```
 //!
 //! Every metric has the dimension `service` (the function's crate, set by
-//! [`crate::logging::init`]), plus any given with [`Metrics::dimension`]: few dimensions, because
+//! [`crate::logging::init_logs_traces_and_metrics`]), plus any given with [`Metrics::dimension`]: few dimensions, because
 //! each combination of values is a metric of its own, billed as one. The namespace is
 //! `METRICS_NAMESPACE`, or `UploadCatalog`.
 
@@ -28,7 +28,7 @@ pub const DEFAULT_NAMESPACE: &str = "UploadCatalog";
 
 static SERVICE: OnceLock<String> = OnceLock::new();
 
-/// Names the service every metric is about; [`crate::logging::init`] calls it.
+/// Names the service every metric is about; [`crate::logging::init_logs_traces_and_metrics`] calls it.
 pub(crate) fn set_service(service: &str) {
     let _ = SERVICE.set(service.to_owned());
 }
@@ -72,7 +72,7 @@ impl Default for Metrics {
 
 impl Metrics {
     /// No values yet; the namespace from `METRICS_NAMESPACE`, the `service` dimension from
-    /// [`crate::logging::init`].
+    /// [`crate::logging::init_logs_traces_and_metrics`].
     pub fn new() -> Metrics {
         let namespace = std::env::var("METRICS_NAMESPACE")
             .ok()

@@ -17,6 +17,9 @@
 
 use std::task::{Context, Poll};
 
+use lambda_http::lambda_runtime::Diagnostic;
+use lambda_http::{Error, IntoResponse, Request};
+
 use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use lambda_http::http::header::HOST;
 use lambda_http::http::{HeaderMap, Uri};
@@ -28,6 +31,18 @@ use serde_json::Value;
 /// Set on a request whose event had to be changed for `lambda_http` to convert it; the value says
 /// why. The handler answers such a request with a 400 and that reason.
 pub const UNUSABLE_EVENT_HEADER: &str = "x-upload-catalog-unusable-event";
+
+/// `lambda_http::run(handler)`, but an event `lambda_http` would panic on is answered with a 400
+/// problem: [`UsableEventsLayer`] goes in front of the runtime, on the raw invocation.
+pub async fn run_answering_unusable_events<S, R, E>(handler: S) -> Result<(), Error>
+where
+    S: Service<Request, Response = R, Error = E> + Send + 'static,
+    S::Future: Send + 'static,
+    R: IntoResponse + Send + Sync + 'static,
+    E: std::fmt::Debug + Into<Diagnostic> + Send + 'static,
+{
+    lambda_http::runtime(handler).layer(UsableEventsLayer).run().await
+}
 
 /// The layer to add to `lambda_http::runtime(...)`: see the module's documentation.
 #[derive(Clone, Copy, Default)]

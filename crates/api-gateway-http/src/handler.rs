@@ -27,7 +27,7 @@ use serde::Serialize;
 use serde_json::json;
 use shared::problem::Problem;
 
-pub use conversion::{usable_event, UsableEventsLayer, UNUSABLE_EVENT_HEADER};
+pub use conversion::{run_answering_unusable_events, usable_event, UsableEventsLayer, UNUSABLE_EVENT_HEADER};
 pub use objects::ObjectPage;
 pub use stats::StatsPage;
 pub use uploads::{validate_upload_key, UploadRequest, UploadUrl, MAX_BODY_BYTES};

@@ -9,26 +9,26 @@
 //!   statistics table, `s3:PutObject` on `<bucket>/<prefix>*` (for the presigned URLs).
 //! - Run it locally: `./scripts/local.sh`, or see this crate's README.
 
-use api_gateway_http::{function_handler, Config, Deps, UsableEventsLayer};
+use std::sync::Arc;
+
+use api_gateway_http::{function_handler, run_answering_unusable_events, Config, Deps};
 use lambda_http::{service_fn, Error, Request};
 use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::logging::init(env!("CARGO_PKG_NAME"));
+    shared::logging::init_logs_traces_and_metrics(env!("CARGO_PKG_NAME"));
     let config = Config::from_lookup(|name| std::env::var(name).ok()).expect("configuration from the environment");
     let aws = shared::aws::load_config().await;
-    // `lambda_http::runtime` (for the layer below) needs a handler that owns what it borrows: the
-    // dependencies live as long as the process, so leaking them once is exactly their lifetime.
-    let deps: &'static Deps = Box::leak(Box::new(Deps::new(&aws, config)));
+    // Shared by every request: the runtime needs a handler that owns what it uses.
+    let deps = Arc::new(Deps::new(&aws, config));
 
-    // `UsableEventsLayer`: an event lambda_http could not convert (a `Host` that is not a valid
-    // authority...) becomes a 400 problem instead of a panic (see `conversion.rs`).
-    lambda_http::runtime(service_fn(move |request: Request| {
+    let handler = service_fn(move |request: Request| {
+        let deps = Arc::clone(&deps);
         let span = shared::logging::invocation_span(&lambda_http::RequestExt::lambda_context(&request));
-        function_handler(deps, request).instrument(span)
-    }))
-    .layer(UsableEventsLayer)
-    .run()
-    .await
+        async move { function_handler(&deps, request).await }.instrument(span)
+    });
+    // Not `lambda_http::run`: it panics on some events it cannot convert (a `Host` that is no valid
+    // authority, a body that is not the base64 it claims); this answers them with a 400 instead.
+    run_answering_unusable_events(handler).await
 }

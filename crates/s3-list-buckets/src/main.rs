@@ -12,7 +12,7 @@ use tracing::Instrument;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    shared::logging::init(env!("CARGO_PKG_NAME"));
+    shared::logging::init_logs_traces_and_metrics(env!("CARGO_PKG_NAME"));
     // Built once, before the first invocation: every invocation of this sandbox reuses the client
     // and its open connections.
     let aws = shared::aws::load_config().await;

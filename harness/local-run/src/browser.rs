@@ -1,0 +1,334 @@
+//! `cargo xtask browser [--screenshot FILE]`: the catalog's web page in a real browser.
+//!
+//! Headless Chromium, driven by chromedriver over the WebDriver protocol (plain JSON over HTTP,
+//! so no browser library is needed), loads the page the HTTP function serves at `GET /` and does
+//! what a person would: uploads a file whose name has a space and a `+` through the file picker,
+//! sees it indexed with its size and SHA-256, sees its folder's statistics change, opens it, then
+//! causes an error and sees it explained. Every step is checked against the catalog itself.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use super::{heading, Result};
+use support::http;
+
+/// How long a check may wait for the page to show what it expects.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// The file the browser uploads: a space and a `+` in its name, the characters S3 encodes
+/// differently in its events.
+const FILE_NAME: &str = "Q4 plan + budget.txt";
+const FILE_CONTENT: &str = "Plan for Q4: ship the catalog.\nBudget: 42.\n";
+
+/// Where chromium and chromedriver are, from `PATH`.
+fn find(program: &str) -> Result<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .map(|folder| folder.join(program))
+        .find(|candidate| candidate.is_file())
+        .ok_or(format!(
+            "{program} not found on PATH: run ./scripts/browser-test.sh, which installs Debian's chromium and chromium-driver packages (or install them yourself: sudo apt-get install chromium chromium-driver)"
+        ))
+}
+
+/// chromedriver on a free port, stopped on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Driver {
+    fn start() -> Result<Driver> {
+        let port = testkit::free_port();
+        let child = support::tool(find("chromedriver")?)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|error| format!("starting chromedriver: {error}"))?;
+        Ok(Driver {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        })
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One browser session.
+struct Browser {
+    session: String,
+}
+
+impl Browser {
+    async fn open(driver: &Driver) -> Result<Browser> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while http::send("GET", &format!("{}/status", driver.url), &[], Vec::new())
+            .await
+            .is_err()
+        {
+            if Instant::now() > deadline {
+                return Err("chromedriver did not start within 20 s".to_owned());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let chromium = find("chromium")?;
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                // A phone-sized window would hide the wide columns; this is a laptop's.
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,1500"]
+            }
+        }}});
+        let session = command(&driver.url, "POST", "/session", &capabilities).await?;
+        let session = session["sessionId"]
+            .as_str()
+            .ok_or(format!("chromedriver opened no session: {session}"))?;
+        Ok(Browser {
+            session: format!("{}/session/{session}", driver.url),
+        })
+    }
+
+    async fn call(&self, method: &str, path: &str, body: &Value) -> Result<Value> {
+        command(&self.session, method, path, body).await
+    }
+
+    async fn go(&self, url: &str) -> Result<()> {
+        self.call("POST", "/url", &json!({ "url": url })).await.map(drop)
+    }
+
+    /// Runs `script` in the page and returns what it returns.
+    async fn script(&self, script: &str, args: Value) -> Result<Value> {
+        self.call("POST", "/execute/sync", &json!({"script": script, "args": args}))
+            .await
+    }
+
+    /// The text of the first element matching `selector`, as a person sees it.
+    async fn text(&self, selector: &str) -> Result<String> {
+        let text = self
+            .script(
+                "const element = document.querySelector(arguments[0]); return element ? element.innerText : null;",
+                json!([selector]),
+            )
+            .await?;
+        Ok(text.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Waits until the text of `selector` satisfies `done`, and returns it.
+    async fn wait_for_text(&self, selector: &str, what: &str, done: impl Fn(&str) -> bool) -> Result<String> {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let text = self.text(selector).await?;
+            if done(&text) {
+                return Ok(text);
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "the page did not show {what} within {} s; {selector} reads: {text:?}",
+                    PATIENCE.as_secs()
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// The WebDriver id of the first element matching `selector`.
+    async fn element(&self, selector: &str) -> Result<String> {
+        let found = self
+            .call("POST", "/element", &json!({"using": "css selector", "value": selector}))
+            .await?;
+        found
+            .as_object()
+            .and_then(|element| element.values().next())
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or(format!("no element {selector} on the page"))
+    }
+
+    /// Types `text` into the element, as a person would (into a file input: a file's path, which
+    /// is how a file is chosen without the picker's dialog).
+    async fn type_into(&self, selector: &str, text: &str, clear_first: bool) -> Result<()> {
+        let element = self.element(selector).await?;
+        if clear_first {
+            self.call("POST", &format!("/element/{element}/clear"), &json!({}))
+                .await?;
+        }
+        self.call("POST", &format!("/element/{element}/value"), &json!({ "text": text }))
+            .await
+            .map(drop)
+    }
+
+    async fn screenshot(&self, file: &Path) -> Result<()> {
+        let png = self.call("GET", "/screenshot", &Value::Null).await?;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap_or_default())
+            .map_err(|error| format!("the screenshot is not base64: {error}"))?;
+        if let Some(folder) = file.parent() {
+            std::fs::create_dir_all(folder).map_err(|error| format!("{}: {error}", folder.display()))?;
+        }
+        std::fs::write(file, png).map_err(|error| format!("{}: {error}", file.display()))
+    }
+
+    async fn close(&self) {
+        let _ = command(&self.session, "DELETE", "", &Value::Null).await;
+    }
+}
+
+/// One WebDriver command; its `value`, or the error chromedriver gave.
+async fn command(base: &str, method: &str, path: &str, body: &Value) -> Result<Value> {
+    let body = if body.is_null() {
+        Vec::new()
+    } else {
+        body.to_string().into_bytes()
+    };
+    let answer = http::send(
+        method,
+        &format!("{base}{path}"),
+        &[("content-type", "application/json")],
+        body,
+    )
+    .await?;
+    let answer_json: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
+    if answer.status != 200 {
+        return Err(format!(
+            "WebDriver {method} {path}: {} {}",
+            answer.status,
+            answer_json["value"]["message"].as_str().unwrap_or(&answer.body)
+        ));
+    }
+    Ok(answer_json["value"].clone())
+}
+
+/// The browser test against the running application; `page` is the page's address.
+pub async fn run(page: &str, prefix: &str, root: &Path, screenshot: &Path) -> Result<()> {
+    let driver = Driver::start()?;
+    let browser = Browser::open(&driver).await?;
+    let outcome = walk(&browser, page, prefix, root, screenshot).await;
+    browser.close().await;
+    outcome
+}
+
+async fn walk(browser: &Browser, page: &str, prefix: &str, root: &Path, screenshot: &Path) -> Result<()> {
+    heading(&format!("1. Open the page: {page}"));
+    browser.go(page).await?;
+    let health = browser
+        .wait_for_text("#health", "the API's health", |text| text.starts_with("API ok"))
+        .await?;
+    println!("    {health}");
+
+    let folder = format!("{prefix}web/");
+    let objects_before = statistics_row(&browser.text("#stats tbody").await?, &folder).map_or(0, |(count, _)| count);
+    println!("    {folder} holds {objects_before} objects before the upload");
+
+    heading(&format!("2. Upload {FILE_NAME:?} with the file picker"));
+    let file = root.join("target/local/browser").join(FILE_NAME);
+    std::fs::create_dir_all(file.parent().unwrap_or(root)).map_err(|error| error.to_string())?;
+    std::fs::write(&file, FILE_CONTENT).map_err(|error| format!("{}: {error}", file.display()))?;
+    // The browser takes a file's path only in its canonical form.
+    let file = file
+        .canonicalize()
+        .map_err(|error| format!("{}: {error}", file.display()))?;
+    browser.type_into("#files", &file.to_string_lossy(), false).await?;
+    let hash = hex::encode(Sha256::digest(FILE_CONTENT.as_bytes()));
+    let size = FILE_CONTENT.len();
+    let uploads = browser
+        .wait_for_text("#uploads tbody", "the file indexed with its hash", |text| {
+            text.contains(&hash) || text.contains("failed")
+        })
+        .await?;
+    let expected = format!("indexed: {size} bytes");
+    if !uploads.contains(&expected) || !uploads.contains(&hash) {
+        let shown = browser.text("#error").await.unwrap_or_default();
+        return Err(format!(
+            "expected \"{expected}\" and {hash} in the uploads table, it reads: {uploads:?}; the page's error: {shown:?}"
+        ));
+    }
+    println!("    uploads table: {FILE_NAME}, {expected}, sha256 {}…", &hash[..12]);
+
+    heading("3. See the folder's statistics change");
+    let stats = browser
+        .wait_for_text("#stats tbody", "the new statistics", |text| {
+            statistics_row(text, &folder).is_some_and(|(count, _)| count == objects_before + 1)
+        })
+        .await?;
+    let (count, bytes) = statistics_row(&stats, &folder).unwrap_or_default();
+    println!("    {folder}: {objects_before} -> {count} objects, {bytes} bytes");
+
+    heading("4. See it listed in its folder, and open it");
+    let listing = browser
+        .wait_for_text("#objects tbody", "the file in its folder", |text| {
+            text.contains(FILE_NAME)
+        })
+        .await?;
+    let line = listing
+        .lines()
+        .find(|line| line.contains(FILE_NAME))
+        .unwrap_or_default();
+    println!("    {}", line.replace('\t', "  "));
+    if !line.contains(&size.to_string()) {
+        return Err(format!("the listing shows the wrong size: {line:?}"));
+    }
+    browser
+        .script(
+            "[...document.querySelectorAll('#objects tbody button')].find(b => b.textContent === arguments[0]).click();",
+            json!([FILE_NAME]),
+        )
+        .await?;
+    let details = browser
+        .wait_for_text("#details", "the object's details", |text| text.contains(&hash))
+        .await?;
+    println!("    details: {} lines, sha256 included", details.lines().count());
+
+    heading("5. Cause an error: a folder with a `..` segment");
+    browser.type_into("#folder", "../", true).await?;
+    browser.type_into("#files", &file.to_string_lossy(), false).await?;
+    let error = browser
+        .wait_for_text("#error", "the API's error", |text| text.contains("400"))
+        .await?;
+    let first_lines: Vec<&str> = error.lines().filter(|line| !line.is_empty()).take(2).collect();
+    println!("    {}", first_lines.join(" / "));
+    if !error.contains("..") {
+        return Err(format!("the error does not say what was wrong: {error:?}"));
+    }
+
+    browser.screenshot(screenshot).await?;
+    println!("    screenshot: {}", screenshot.display());
+    Ok(())
+}
+
+/// The (objects, bytes) the statistics table shows for `folder`, from its text (tab-separated
+/// cells, one row per line).
+fn statistics_row(table: &str, folder: &str) -> Option<(u64, u64)> {
+    let cells: Vec<&str> = table
+        .lines()
+        .find(|line| line.starts_with(folder))?
+        .split('\t')
+        .collect();
+    let number = |cell: &str| cell.trim().replace(',', "").parse::<u64>().ok();
+    Some((number(cells.get(1)?)?, number(cells.get(2)?)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_statistics_row_is_read_from_the_table_text() {
+        let table = "uploads/reports/\t2\t1,234\t2026-11-28T10:00:00Z\nuploads/web/\t1\t45\t2026-11-28T10:00:01Z";
+        assert_eq!(statistics_row(table, "uploads/web/"), Some((1, 45)));
+        assert_eq!(statistics_row(table, "uploads/reports/"), Some((2, 1234)));
+        assert_eq!(statistics_row(table, "uploads/none/"), None);
+    }
+}

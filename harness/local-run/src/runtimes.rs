@@ -1,0 +1,138 @@
+//! Running the functions: one `cargo lambda watch` per function, and invoking them through it.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use testkit::free_port;
+
+use super::{Result, PATIENCE};
+use support::http;
+use template_plan::Function;
+
+/// What an invocation may take beyond the function's own timeout: the runtime emulator starts the
+/// function with `cargo run` on its first invocation and after each rebuild.
+const START_ALLOWANCE: Duration = Duration::from_secs(30);
+
+/// Every function's runtime emulator, by binary name.
+#[derive(Default)]
+pub struct Runtimes(pub BTreeMap<String, FunctionRuntime>);
+
+impl Runtimes {
+    pub fn port(&self, binary: &str) -> Result<u16> {
+        Ok(self.target(binary)?.port)
+    }
+
+    pub fn target(&self, binary: &str) -> Result<Target> {
+        self.0
+            .get(binary)
+            .map(|runtime| runtime.target.clone())
+            .ok_or_else(|| format!("no function named {binary} is running"))
+    }
+}
+
+/// A running function, as its triggers invoke it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub binary: String,
+    pub port: u16,
+    /// How long an invocation may go unanswered before it counts as failed, as a timed-out one
+    /// does in Lambda (and is retried as one): never forever, so one lost invocation cannot stop
+    /// a trigger.
+    pub limit: Duration,
+}
+
+/// One function under `cargo lambda watch -p <binary>`, stopped (with the function it started)
+/// on drop.
+///
+/// One watch per function rather than one for the whole workspace: at the workspace root,
+/// `cargo lambda watch` runs `cargo run --bin <binary>`, which compiles each function with the
+/// features of every workspace member merged in. With `-p` it compiles exactly what
+/// `cargo build -p` and `sam build` compile.
+pub struct FunctionRuntime {
+    child: Child,
+    pub target: Target,
+}
+
+impl FunctionRuntime {
+    pub fn start(
+        root: &Path,
+        logs: &Path,
+        function: &Function,
+        environment: &BTreeMap<String, String>,
+    ) -> Result<FunctionRuntime> {
+        use std::os::unix::process::CommandExt;
+        let binary = function.binary.as_str();
+        let port = free_port();
+        let log_name = format!("{binary}.log");
+        let log = std::fs::File::create(logs.join(&log_name)).map_err(|error| format!("{log_name}: {error}"))?;
+        let log_too = log.try_clone().map_err(|error| format!("{log_name}: {error}"))?;
+        let child = support::tool("cargo")
+            .args([
+                "lambda",
+                "watch",
+                "--quiet",
+                "--package",
+                binary,
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+                &port.to_string(),
+            ])
+            .current_dir(root)
+            .envs(environment)
+            // Its own process group, so that stopping it stops the functions it started too.
+            .process_group(0)
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_too)
+            .spawn()
+            .map_err(|error| format!("starting cargo lambda watch: {error}"))?;
+        let runtime = FunctionRuntime {
+            child,
+            target: Target {
+                binary: binary.to_owned(),
+                port,
+                limit: function.timeout + START_ALLOWANCE,
+            },
+        };
+        let deadline = Instant::now() + PATIENCE;
+        while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "cargo lambda watch did not start; see target/local/logs/{log_name}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Ok(runtime)
+    }
+}
+
+impl Drop for FunctionRuntime {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Invokes a function through the runtime emulator, as Lambda's Invoke API would.
+pub async fn invoke(target: &Target, payload: &Value) -> Result<(Value, bool)> {
+    let Target { binary, port, limit } = target;
+    let url = format!("http://127.0.0.1:{port}/2015-03-31/functions/{binary}/invocations");
+    let sent = http::send(
+        "POST",
+        &url,
+        &[("content-type", "application/json")],
+        payload.to_string().into_bytes(),
+    );
+    let answer = tokio::time::timeout(*limit, sent)
+        .await
+        .map_err(|_| format!("{binary}: no answer within {} s", limit.as_secs()))??;
+    let body = serde_json::from_str(&answer.body).unwrap_or(Value::String(answer.body));
+    Ok((body, answer.function_error || answer.status >= 400))
+}

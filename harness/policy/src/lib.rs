@@ -1,0 +1,1 @@
+//! Tests only: the repository's policies, checked against the product. See `tests/main.rs`.

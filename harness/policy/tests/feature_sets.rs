@@ -1,0 +1,102 @@
+//! What ships is what we test: each function is compiled with one feature set, whoever builds it.
+//!
+//! `cargo build -p <function>`, `cargo lambda watch -p <function>` and `sam build` (which runs in
+//! the function's own folder) select the function alone; `cargo test -p <function>` adds its
+//! dev-dependencies. Cargo compiles each crate once per build with the union of the features that
+//! build asks for, so a dev-dependency that turned on a feature of `shared` would make the tests
+//! build a different `shared` (and a different function) from the one that ships. These tests ask
+//! cargo itself, through `cargo tree`, which features each build resolves.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Every function crate: each folder under `crates/` with a `src/main.rs`.
+fn function_crates() -> Vec<String> {
+    let mut crates: Vec<String> = std::fs::read_dir(workspace_root().join("crates"))
+        .expect("listing crates/")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|dir| dir.join("src/main.rs").is_file())
+        .filter_map(|dir| dir.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .collect();
+    crates.sort();
+    crates
+}
+
+/// Package name -> resolved features, for `cargo tree -p <package>` over the given edge kinds.
+fn resolved_features(package: &str, edges: &str) -> BTreeMap<String, String> {
+    let output = Command::new(env!("CARGO"))
+        .args([
+            "tree",
+            "--offline",
+            "--prefix",
+            "none",
+            "--format",
+            "{p}|{f}",
+            "-e",
+            edges,
+            "-p",
+            package,
+        ])
+        .current_dir(workspace_root())
+        .output()
+        .expect("running cargo tree");
+    assert!(
+        output.status.success(),
+        "cargo tree failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .filter_map(|line| line.split_once('|'))
+        .map(|(package, features)| {
+            let name = package.split_whitespace().next().unwrap_or_default();
+            // `(*)` marks a package already shown higher up the tree.
+            (name.to_owned(), features.trim_end_matches(" (*)").to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn tests_compile_shared_and_each_function_with_the_features_that_ship() {
+    let functions = function_crates();
+    assert!(functions.len() >= 4, "found only {functions:?}");
+    for function in &functions {
+        let shipped = resolved_features(function, "normal,build");
+        let tested = resolved_features(function, "normal,build,dev");
+        for package in ["shared", function.as_str()] {
+            assert_eq!(
+                shipped.get(package),
+                tested.get(package),
+                "{function}: `{package}` gets other features when tested than when shipped"
+            );
+        }
+    }
+}
+
+#[test]
+fn no_function_links_the_test_harness_or_an_sdk_it_never_calls() {
+    for function in function_crates() {
+        let shipped = resolved_features(&function, "normal,build");
+        for test_only in ["testkit", "aws-sdk-dynamodbstreams", "aws-smithy-mocks", "proptest"] {
+            assert!(!shipped.contains_key(test_only), "{function} links {test_only}");
+        }
+        let sources: String = ["src/main.rs", "src/handler.rs"]
+            .iter()
+            .filter_map(|file| std::fs::read_to_string(workspace_root().join("crates").join(&function).join(file)).ok())
+            .collect();
+        for service in ["s3", "dynamodb"] {
+            let calls =
+                sources.contains(&format!("aws_sdk_{service}")) || sources.contains(&format!("{service}_client"));
+            let links = shipped.contains_key(&format!("aws-sdk-{service}"));
+            assert_eq!(
+                links, calls,
+                "{function}: links aws-sdk-{service}: {links}, calls it: {calls}"
+            );
+        }
+    }
+}

@@ -1,0 +1,445 @@
+//! Reads `template.yaml` and works out what the stack would hold, with local names: the buckets,
+//! tables and queues to create in the emulator, each function's environment, and how each
+//! function is triggered. The template is the one description of the application; nothing here
+//! repeats a name, a key or a setting from it.
+
+use std::collections::BTreeMap;
+
+use serde_norway::Value;
+
+/// Stand-ins for CloudFormation's pseudo parameters.
+pub const STACK_NAME: &str = "upload-catalog";
+pub const ACCOUNT_ID: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+/// Everything the local run creates and wires, read from the template.
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub buckets: Vec<Bucket>,
+    pub tables: Vec<Table>,
+    /// Queue names.
+    pub queues: Vec<String>,
+    pub functions: Vec<Function>,
+}
+
+/// What the local story and the load look up in the plan, by what it is rather than by name.
+impl Plan {
+    /// The upload prefix the functions are given (`UPLOAD_PREFIX`).
+    pub fn upload_prefix(&self) -> String {
+        self.functions
+            .iter()
+            .find_map(|function| function.environment.get("UPLOAD_PREFIX"))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The uploads bucket: the template's one bucket.
+    pub fn uploads_bucket(&self) -> Result<&str, String> {
+        let bucket = self.buckets.first().ok_or("the template declares no bucket")?;
+        Ok(&bucket.name)
+    }
+
+    /// The objects table: the one with a stream.
+    pub fn objects_table(&self) -> Result<&str, String> {
+        let table = self
+            .tables
+            .iter()
+            .find(|table| table.stream_view.is_some())
+            .ok_or("no streamed table")?;
+        Ok(&table.name)
+    }
+
+    /// The statistics table, as the functions are told its name (`STATISTICS_TABLE_NAME`).
+    pub fn statistics_table(&self) -> Result<&str, String> {
+        self.functions
+            .iter()
+            .find_map(|function| function.environment.get("STATISTICS_TABLE_NAME"))
+            .map(String::as_str)
+            .ok_or_else(|| "no function names the statistics table".to_owned())
+    }
+}
+
+#[derive(Debug)]
+pub struct Bucket {
+    pub name: String,
+    /// (S3 event, key prefix, the function's binary) for each Lambda notification.
+    pub notifications: Vec<(String, String, String)>,
+    /// Its CORS rule for browsers' uploads, without the origins: those depend on where the page
+    /// is served from (locally, loopback).
+    pub cors: Option<Cors>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Cors {
+    pub methods: Vec<String>,
+    pub headers: Vec<String>,
+    pub exposed: Vec<String>,
+    pub max_age_seconds: i32,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct Table {
+    pub name: String,
+    /// (attribute, HASH or RANGE), in the template's order.
+    pub keys: Vec<(String, String)>,
+    /// (attribute, S, N or B).
+    pub attributes: Vec<(String, String)>,
+    pub stream_view: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct Function {
+    /// The resource's name in the template; `sam build` puts its artifact in `.aws-sam/build/<it>/`.
+    pub logical_id: String,
+    pub binary: String,
+    /// The folder `sam build` builds the function in; only its test reads it (the local run
+    /// builds with `cargo build -p`, which selects the same single crate).
+    #[allow(dead_code)]
+    pub code_uri: String,
+    pub environment: BTreeMap<String, String>,
+    /// `Timeout`, its own or the template's `Globals` (Lambda's default, 3 s, without either).
+    pub timeout: std::time::Duration,
+    /// Asynchronous invocations: retries after the first attempt, and the on-failure queue.
+    pub async_retries: u32,
+    pub async_failure_queue: Option<String>,
+    pub stream: Option<StreamTrigger>,
+    /// The expressions of its `Schedule` events (`rate(1 hour)`).
+    pub schedules: Vec<String>,
+}
+
+#[derive(Debug)]
+pub struct StreamTrigger {
+    pub table: String,
+    pub batch_size: usize,
+    pub max_retries: u32,
+    pub failure_queue: Option<String>,
+    pub reports_batch_item_failures: bool,
+}
+
+/// Reads the plan from the template's text.
+pub fn plan(template: &str) -> Result<Plan, String> {
+    let template: Value = serde_norway::from_str(template).map_err(|error| format!("template.yaml: {error}"))?;
+    let resources = template["Resources"]
+        .as_mapping()
+        .ok_or("template.yaml has no Resources")?;
+    let resolver = Resolver { template: &template };
+    let mut plan = Plan::default();
+    let mut stream_mappings = Vec::new();
+    for (logical_id, resource) in resources {
+        let logical_id = logical_id.as_str().ok_or("a resource id is not a string")?;
+        let properties = &resource["Properties"];
+        match resource["Type"].as_str() {
+            Some("AWS::S3::Bucket") => {
+                let mut notifications = Vec::new();
+                if let Some(configurations) =
+                    properties["NotificationConfiguration"]["LambdaConfigurations"].as_sequence()
+                {
+                    for configuration in configurations {
+                        let function = resolver.function_of(&configuration["Function"])?;
+                        let prefix = configuration["Filter"]["S3Key"]["Rules"]
+                            .as_sequence()
+                            .and_then(|rules| rules.iter().find(|rule| rule["Name"].as_str() == Some("prefix")))
+                            .map(|rule| resolver.string(&rule["Value"]))
+                            .transpose()?
+                            .unwrap_or_default();
+                        notifications.push((resolver.string(&configuration["Event"])?, prefix, function));
+                    }
+                }
+                let rule = &properties["CorsConfiguration"]["CorsRules"][0];
+                let strings = |list: &Value| -> Vec<String> {
+                    list.as_sequence()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|item| item.as_str().map(str::to_owned))
+                        .collect()
+                };
+                let cors = rule.is_mapping().then(|| Cors {
+                    methods: strings(&rule["AllowedMethods"]),
+                    headers: strings(&rule["AllowedHeaders"]),
+                    exposed: strings(&rule["ExposedHeaders"]),
+                    max_age_seconds: rule["MaxAge"]
+                        .as_i64()
+                        .and_then(|age| i32::try_from(age).ok())
+                        .unwrap_or(0),
+                });
+                plan.buckets.push(Bucket {
+                    name: resolver.reference(logical_id)?,
+                    notifications,
+                    cors,
+                });
+            }
+            Some("AWS::DynamoDB::Table") => {
+                let pairs = |list: &Value, first: &str, second: &str| -> Vec<(String, String)> {
+                    list.as_sequence()
+                        .map(|items| {
+                            items
+                                .iter()
+                                .filter_map(|item| {
+                                    Some((item[first].as_str()?.to_owned(), item[second].as_str()?.to_owned()))
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                };
+                plan.tables.push(Table {
+                    name: resolver.reference(logical_id)?,
+                    keys: pairs(&properties["KeySchema"], "AttributeName", "KeyType"),
+                    attributes: pairs(&properties["AttributeDefinitions"], "AttributeName", "AttributeType"),
+                    stream_view: properties["StreamSpecification"]["StreamViewType"]
+                        .as_str()
+                        .map(str::to_owned),
+                });
+            }
+            Some("AWS::SQS::Queue") => plan.queues.push(logical_id.to_owned()),
+            Some("AWS::Lambda::EventSourceMapping") => stream_mappings.push(properties),
+            Some("AWS::Serverless::Function") => plan.functions.push(resolver.function(logical_id, resource)?),
+            _ => {}
+        }
+    }
+    for properties in stream_mappings {
+        let function = resolver.string(&properties["FunctionName"])?;
+        let trigger = resolver.stream_trigger(properties, &properties["EventSourceArn"])?;
+        plan.functions
+            .iter_mut()
+            .find(|candidate| candidate.logical_id == function)
+            .ok_or(format!(
+                "an event source mapping names {function}, which is not a function"
+            ))?
+            .stream = Some(trigger);
+    }
+    Ok(plan)
+}
+
+struct Resolver<'a> {
+    template: &'a Value,
+}
+
+impl Resolver<'_> {
+    /// The local physical name `Ref` gives for a resource or parameter.
+    fn reference(&self, name: &str) -> Result<String, String> {
+        match name {
+            "AWS::StackName" => return Ok(STACK_NAME.to_owned()),
+            "AWS::AccountId" => return Ok(ACCOUNT_ID.to_owned()),
+            "AWS::Region" => return Ok(REGION.to_owned()),
+            "AWS::Partition" => return Ok("aws".to_owned()),
+            "AWS::URLSuffix" => return Ok("amazonaws.com".to_owned()),
+            _ => {}
+        }
+        if let Some(parameter) = self.template["Parameters"].get(name) {
+            return match &parameter["Default"] {
+                Value::String(value) => Ok(value.clone()),
+                Value::Number(value) => Ok(value.to_string()),
+                _ => Err(format!("parameter {name} has no default")),
+            };
+        }
+        let resource = self.template["Resources"]
+            .get(name)
+            .ok_or(format!("Ref to unknown {name}"))?;
+        match resource["Type"].as_str() {
+            // A bucket with a BucketName has that name; everything else is named after its id.
+            Some("AWS::S3::Bucket") if !resource["Properties"]["BucketName"].is_null() => {
+                self.string(&resource["Properties"]["BucketName"])
+            }
+            _ => Ok(name.to_owned()),
+        }
+    }
+
+    /// `Fn::GetAtt` for the attributes the template uses.
+    fn attribute(&self, name: &str, attribute: &str) -> Result<String, String> {
+        let local = self.reference(name)?;
+        Ok(match attribute {
+            "Arn" if self.type_of(name) == Some("AWS::SQS::Queue") => {
+                format!("arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{local}")
+            }
+            "Arn" if self.type_of(name) == Some("AWS::S3::Bucket") => format!("arn:aws:s3:::{local}"),
+            "Arn" => format!("arn:aws:local:{REGION}:{ACCOUNT_ID}:{local}"),
+            other => format!("{local}.{other}"),
+        })
+    }
+
+    fn type_of(&self, name: &str) -> Option<&str> {
+        self.template["Resources"].get(name)?["Type"].as_str()
+    }
+
+    /// A property's value with CloudFormation's short-form functions resolved.
+    fn string(&self, value: &Value) -> Result<String, String> {
+        match value {
+            Value::String(text) => Ok(text.clone()),
+            Value::Number(number) => Ok(number.to_string()),
+            Value::Bool(flag) => Ok(flag.to_string()),
+            Value::Tagged(tagged) => {
+                let tag = tagged.tag.to_string();
+                let inner = &tagged.value;
+                match tag.trim_start_matches('!') {
+                    "Ref" => self.reference(inner.as_str().ok_or("!Ref takes a name")?),
+                    "GetAtt" => {
+                        let text = inner.as_str().ok_or("!GetAtt takes Name.Attribute")?;
+                        let (name, attribute) = text.split_once('.').ok_or("!GetAtt takes Name.Attribute")?;
+                        self.attribute(name, attribute)
+                    }
+                    "Sub" => self.substitute(inner.as_str().ok_or("!Sub with a variable map is not used here")?),
+                    "Join" => {
+                        let parts = inner.as_sequence().ok_or("!Join takes [delimiter, list]")?;
+                        let delimiter = parts.first().and_then(Value::as_str).unwrap_or_default();
+                        let list = self.list(parts.get(1).ok_or("!Join takes [delimiter, list]")?)?;
+                        Ok(list.join(delimiter))
+                    }
+                    other => Err(format!("!{other} is not supported locally")),
+                }
+            }
+            other => Err(format!("cannot read {other:?} as a string")),
+        }
+    }
+
+    fn list(&self, value: &Value) -> Result<Vec<String>, String> {
+        match value {
+            Value::Sequence(items) => items.iter().map(|item| self.string(item)).collect(),
+            // A CommaDelimitedList parameter.
+            other => Ok(self.string(other)?.split(',').map(str::to_owned).collect()),
+        }
+    }
+
+    fn substitute(&self, text: &str) -> Result<String, String> {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').ok_or(format!("unclosed ${{ in {text}"))? + start;
+            let name = &rest[start + 2..end];
+            out.push_str(&match name.split_once('.') {
+                Some((resource, attribute)) if !name.starts_with("AWS::") => self.attribute(resource, attribute)?,
+                _ => self.reference(name)?,
+            });
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// The binary of the function a `!GetAtt Function.Arn` names.
+    fn function_of(&self, value: &Value) -> Result<String, String> {
+        let Value::Tagged(tagged) = value else {
+            return Err("a notification's Function must be !GetAtt".to_owned());
+        };
+        let name = tagged
+            .value
+            .as_str()
+            .and_then(|text| text.split('.').next())
+            .ok_or("!GetAtt Function.Arn")?;
+        self.template["Resources"][name]["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or(format!("{name} has no BuildProperties.Binary"))
+    }
+
+    fn function(&self, logical_id: &str, resource: &Value) -> Result<Function, String> {
+        let properties = &resource["Properties"];
+        let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .ok_or(format!("{logical_id} has no BuildProperties.Binary"))?
+            .to_owned();
+        let code_uri = properties["CodeUri"]
+            .as_str()
+            .ok_or(format!("{logical_id} has no CodeUri"))?
+            .to_owned();
+        let mut environment = BTreeMap::new();
+        if let Some(variables) = properties["Environment"]["Variables"].as_mapping() {
+            for (name, value) in variables {
+                environment.insert(name.as_str().unwrap_or_default().to_owned(), self.string(value)?);
+            }
+        }
+        let invoke = &properties["EventInvokeConfig"];
+        let mut stream = None;
+        let mut schedules = Vec::new();
+        // Every kind of event the local run wires; any other is an error rather than a trigger
+        // that silently never fires.
+        for (name, event) in properties["Events"].as_mapping().into_iter().flatten() {
+            let trigger = &event["Properties"];
+            match event["Type"].as_str() {
+                Some("DynamoDB") => stream = Some(self.stream_trigger(trigger, &trigger["Stream"])?),
+                Some("Schedule" | "ScheduleV2") => {
+                    let expression = match &trigger["Schedule"] {
+                        Value::Null => &trigger["ScheduleExpression"],
+                        schedule => schedule,
+                    };
+                    schedules.push(self.string(expression)?);
+                }
+                // Served through each function's own function URL locally.
+                Some("HttpApi" | "Api") => {}
+                other => {
+                    return Err(format!(
+                        "{logical_id}: event {:?} of type {other:?} is not wired by the local run",
+                        name.as_str().unwrap_or_default()
+                    ))
+                }
+            }
+        }
+        let timeout = properties["Timeout"]
+            .as_u64()
+            .or_else(|| self.template["Globals"]["Function"]["Timeout"].as_u64())
+            .unwrap_or(3);
+        Ok(Function {
+            logical_id: logical_id.to_owned(),
+            binary,
+            code_uri,
+            environment,
+            timeout: std::time::Duration::from_secs(timeout),
+            async_retries: invoke["MaximumRetryAttempts"].as_u64().unwrap_or(2) as u32,
+            async_failure_queue: self.queue_of(&invoke["DestinationConfig"]["OnFailure"])?,
+            stream,
+            schedules,
+        })
+    }
+
+    /// The queue an `OnFailure` destination names, if any.
+    fn queue_of(&self, destination: &Value) -> Result<Option<String>, String> {
+        match &destination["Destination"] {
+            Value::Null => Ok(None),
+            arn => Ok(self.string(arn)?.rsplit(':').next().map(str::to_owned)),
+        }
+    }
+
+    /// A stream trigger's settings, from a SAM `DynamoDB` event's properties or an
+    /// `AWS::Lambda::EventSourceMapping`'s (they share these names); `stream` is its stream ARN.
+    fn stream_trigger(&self, properties: &Value, stream: &Value) -> Result<StreamTrigger, String> {
+        let arn = self.string(stream)?;
+        Ok(StreamTrigger {
+            table: arn.trim_end_matches(".StreamArn").to_owned(),
+            batch_size: properties["BatchSize"].as_u64().unwrap_or(100) as usize,
+            max_retries: properties["MaximumRetryAttempts"].as_u64().unwrap_or(0) as u32,
+            failure_queue: self.queue_of(&properties["DestinationConfig"]["OnFailure"])?,
+            reports_batch_item_failures: properties["FunctionResponseTypes"].as_sequence().is_some_and(|types| {
+                types
+                    .iter()
+                    .any(|kind| kind.as_str() == Some("ReportBatchItemFailures"))
+            }),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schedule_is_read_and_an_event_type_the_local_run_cannot_wire_is_an_error() {
+        let function = |events: &str| {
+            format!(
+                "Resources:\n  Reconciler:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: reconciler\n    Properties:\n      CodeUri: crates/reconciler\n      Events:\n{events}"
+            )
+        };
+        let scheduled = plan(&function(
+            "        Hourly:\n          Type: Schedule\n          Properties:\n            Schedule: rate(1 hour)\n",
+        ))
+        .unwrap();
+        assert_eq!(scheduled.functions[0].schedules, ["rate(1 hour)"]);
+        let queued = plan(&function(
+            "        Jobs:\n          Type: SQS\n          Properties:\n            Queue: arn\n",
+        ))
+        .unwrap_err();
+        assert!(
+            queued.contains("\"Jobs\" of type Some(\"SQS\") is not wired"),
+            "{queued}"
+        );
+    }
+}
