@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::{Language, Result, Scale};
+use anyhow::anyhow;
 
 const BUCKET: &str = "bench-uploads";
 /// Other buckets, so that the bucket listing has something to list.
@@ -38,7 +39,7 @@ pub async fn load(aws: &SdkConfig, scale: Scale) -> Result<Catalog> {
             .bucket(bucket)
             .send()
             .await
-            .map_err(|error| format!("creating bucket {bucket}: {error:?}"))?;
+            .map_err(|error| anyhow!("creating bucket {bucket}: {error:?}"))?;
     }
     // One small object per invocation, so every invocation indexes a new object.
     let count = scale.invocations + scale.cold_starts;
@@ -55,7 +56,7 @@ pub async fn load(aws: &SdkConfig, scale: Scale) -> Result<Catalog> {
             .body(ByteStream::from(body.into_bytes()))
             .send()
             .await
-            .map_err(|error| format!("uploading {key}: {error:?}"))?;
+            .map_err(|error| anyhow!("uploading {key}: {error:?}"))?;
         objects.push((key, put.e_tag().unwrap_or_default().trim_matches('"').to_owned(), size));
     }
     for language in [Language::Rust, Language::Python] {
@@ -71,14 +72,14 @@ pub async fn load(aws: &SdkConfig, scale: Scale) -> Result<Catalog> {
     for index in 0..LISTED_ITEMS {
         let key = format!("{LISTED_FOLDER}report-{index:03}.txt");
         let item = serde_dynamo::to_item(testkit::object_item(BUCKET, &key, 1_000 + index as u64))
-            .map_err(|error| error.to_string())?;
+            .map_err(|error| anyhow!("{error}"))?;
         dynamodb
             .put_item()
             .table_name("catalog-objects")
             .set_item(Some(item))
             .send()
             .await
-            .map_err(|error| format!("loading the catalog: {error:?}"))?;
+            .map_err(|error| anyhow!("loading the catalog: {error:?}"))?;
     }
     Ok(Catalog { objects })
 }
@@ -141,7 +142,7 @@ pub fn events<'a>(catalog: &'a Catalog, function: &str, language: Language) -> R
                 &format!("folder={}&limit=20", LISTED_FOLDER.replace('/', "%2F")),
             )
         })),
-        other => Err(format!(
+        other => Err(anyhow!(
             "the benchmark has no events for {other}: add them in bench/fixtures.rs"
         )),
     }
@@ -252,7 +253,7 @@ pub async fn upload_large_object(aws: &SdkConfig, work: &Path, mib: u64) -> Resu
     let path = work.join("large-object.bin");
     let mut hasher = Sha256::new();
     {
-        let file = std::fs::File::create(&path).map_err(|error| format!("{}: {error}", path.display()))?;
+        let file = std::fs::File::create(&path).map_err(|error| anyhow!("{}: {error}", path.display()))?;
         let mut out = std::io::BufWriter::new(file);
         let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
         let mut chunk = vec![0u8; MIB as usize];
@@ -265,12 +266,12 @@ pub async fn upload_large_object(aws: &SdkConfig, work: &Path, mib: u64) -> Resu
                 bytes.copy_from_slice(&state.to_le_bytes());
             }
             hasher.update(&chunk);
-            out.write_all(&chunk).map_err(|error| error.to_string())?;
+            out.write_all(&chunk).map_err(|error| anyhow!("{error}"))?;
         }
-        out.flush().map_err(|error| error.to_string())?;
+        out.flush().map_err(|error| anyhow!("{error}"))?;
     }
     let key = format!("uploads/large/{mib}-MiB.bin");
-    let body = ByteStream::from_path(&path).await.map_err(|error| error.to_string())?;
+    let body = ByteStream::from_path(&path).await.map_err(|error| anyhow!("{error}"))?;
     let put = shared::aws::s3_client(aws)
         .put_object()
         .bucket(BUCKET)
@@ -278,7 +279,7 @@ pub async fn upload_large_object(aws: &SdkConfig, work: &Path, mib: u64) -> Resu
         .body(body)
         .send()
         .await
-        .map_err(|error| format!("uploading the large object: {error:?}"))?;
+        .map_err(|error| anyhow!("uploading the large object: {error:?}"))?;
     let _ = std::fs::remove_file(&path);
     Ok(LargeObjectRef {
         bucket: BUCKET.to_owned(),
@@ -296,7 +297,7 @@ pub fn large_object_event(object: &LargeObjectRef) -> Value {
 /// Checks that an invocation did its job, in either language: a benchmark of a function that
 /// answers wrongly would measure nothing.
 pub fn check(function: &str, body: &str) -> Result<()> {
-    let answer: Value = serde_json::from_str(body).map_err(|_| format!("{function} answered {body:?}"))?;
+    let answer: Value = serde_json::from_str(body).map_err(|_| anyhow!("{function} answered {body:?}"))?;
     let fine = match function {
         "s3-list-buckets" => answer["statusCode"] == 200,
         "s3-put-handler" => answer["indexed"] == 1 || answer["unchanged"] == 1,
@@ -307,6 +308,6 @@ pub fn check(function: &str, body: &str) -> Result<()> {
     if fine {
         Ok(())
     } else {
-        Err(format!("{function} answered {body}"))
+        Err(anyhow!("{function} answered {body}"))
     }
 }

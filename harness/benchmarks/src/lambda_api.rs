@@ -2,6 +2,7 @@
 //! Python alike: the process asks for work (`GET .../invocation/next`), we hand it an event and
 //! time how long it takes to post the answer (`POST .../invocation/{id}/response` or `/error`).
 
+use anyhow::{anyhow, Context, Result};
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -46,11 +47,11 @@ pub struct RuntimeApi {
 }
 
 impl RuntimeApi {
-    pub async fn start() -> Result<RuntimeApi, String> {
+    pub async fn start() -> Result<RuntimeApi> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
-            .map_err(|error| format!("binding the Runtime API: {error}"))?;
-        let address = listener.local_addr().map_err(|error| error.to_string())?;
+            .map_err(|error| anyhow!("binding the Runtime API: {error}"))?;
+        let address = listener.local_addr().map_err(|error| anyhow!("{error}"))?;
         let (ready_tx, ready) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
         let (outcomes_tx, outcomes) = mpsc::unbounded_channel();
@@ -81,28 +82,28 @@ impl RuntimeApi {
     }
 
     /// Waits for the process to ask for work; returns when it asked.
-    pub async fn wait_until_ready(&mut self, patience: Duration) -> Result<Instant, String> {
+    pub async fn wait_until_ready(&mut self, patience: Duration) -> Result<Instant> {
         match tokio::time::timeout(patience, self.ready.recv()).await {
             Ok(Some(at)) => Ok(at),
-            _ => Err(format!("the function did not ask for work within {patience:?}")),
+            _ => Err(anyhow!("the function did not ask for work within {patience:?}")),
         }
     }
 
     /// Hands out one event (the process must be waiting for work) and waits for its outcome.
     /// Returns the outcome and the time from handing it out to the answer.
-    pub async fn invoke(&mut self, event: Value) -> Result<(Outcome, Duration), String> {
+    pub async fn invoke(&mut self, event: Value) -> Result<(Outcome, Duration)> {
         self.next_request += 1;
         let request_id = format!("00000000-0000-4000-8000-{:012}", self.next_request);
         let sent = Instant::now();
         self.events
             .send((request_id, event))
-            .map_err(|_| "the Runtime API stopped".to_owned())?;
+            .map_err(|_| anyhow!("the Runtime API stopped"))?;
         match tokio::time::timeout(INVOCATION_PATIENCE, self.outcomes.recv()).await {
             Ok(Some(outcome)) => {
                 let took = outcome.at.saturating_duration_since(sent);
                 Ok((outcome, took))
             }
-            _ => Err(format!("no answer within {INVOCATION_PATIENCE:?}")),
+            _ => Err(anyhow!("no answer within {INVOCATION_PATIENCE:?}")),
         }
     }
 }
@@ -167,16 +168,16 @@ fn status(code: StatusCode) -> Response<Full<Bytes>> {
 }
 
 /// Peak and current resident memory of a process, in bytes, from `/proc/<pid>/status`.
-pub fn memory_of(pid: u32) -> Result<(u64, u64), String> {
+pub fn memory_of(pid: u32) -> Result<(u64, u64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|error| format!("reading /proc/{pid}: {error}"))?;
+        .map_err(|error| anyhow!("reading /proc/{pid}: {error}"))?;
     let field = |name: &str| {
         status
             .lines()
             .find_map(|line| line.strip_prefix(name))
             .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             .map(|kib| kib * 1024)
-            .ok_or(format!("/proc/{pid}/status has no {name}"))
+            .with_context(|| format!("/proc/{pid}/status has no {name}"))
     };
     Ok((field("VmHWM:")?, field("VmRSS:")?))
 }

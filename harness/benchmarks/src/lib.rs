@@ -23,7 +23,7 @@ use lambda_api::RuntimeApi;
 use support::run_command;
 use template_plan as template;
 
-type Result<T> = std::result::Result<T, String>;
+use anyhow::{anyhow, Result};
 
 /// How much to measure.
 #[derive(Debug, Clone, Copy)]
@@ -128,7 +128,7 @@ pub async fn run(quick: bool, binaries: Option<PathBuf>, only: Option<String>) -
     let scale = Scale::new(quick);
     let root = support::repo_root();
     let plan = template::plan(
-        &std::fs::read_to_string(root.join("template.yaml")).map_err(|error| format!("template.yaml: {error}"))?,
+        &std::fs::read_to_string(root.join("template.yaml")).map_err(|error| anyhow!("template.yaml: {error}"))?,
     )?;
     let functions: Vec<String> = plan
         .functions
@@ -147,7 +147,7 @@ pub async fn run(quick: bool, binaries: Option<PathBuf>, only: Option<String>) -
         })
         .collect();
     let work = root.join("target/bench");
-    std::fs::create_dir_all(work.join("logs")).map_err(|error| format!("{}: {error}", work.display()))?;
+    std::fs::create_dir_all(work.join("logs")).map_err(|error| anyhow!("{}: {error}", work.display()))?;
 
     // The quick run measures the debug builds the local run already made; the full run
     // measures release builds, each function built alone (`-p`), as it ships.
@@ -291,8 +291,8 @@ impl Launcher<'_> {
             .create(true)
             .append(true)
             .open(&self.log)
-            .map_err(|error| format!("{}: {error}", self.log.display()))?;
-        let log_too = log.try_clone().map_err(|error| error.to_string())?;
+            .map_err(|error| anyhow!("{}: {error}", self.log.display()))?;
+        let log_too = log.try_clone().map_err(|error| anyhow!("{error}"))?;
         let mut command = match self.language {
             Language::Rust => Command::new(self.binaries.join(self.function)),
             Language::Python => {
@@ -324,7 +324,7 @@ impl Launcher<'_> {
             .stdout(log)
             .stderr(log_too)
             .spawn()
-            .map_err(|error| format!("starting {} ({}): {error}", self.function, self.language.name()))
+            .map_err(|error| anyhow!("starting {} ({}): {error}", self.function, self.language.name()))
     }
 }
 
@@ -379,12 +379,12 @@ async fn measure(launcher: &Launcher<'_>, scale: Scale, events: &mut dyn FnMut()
                 }
                 measured.peak_rss_after_all = lambda_api::memory_of(child.id())?.0;
             }
-            Ok::<(), String>(())
+            Ok::<(), anyhow::Error>(())
         }
         .await;
         let _ = child.kill();
         let _ = child.wait();
-        outcome.map_err(|error| format!("{error} (log: {})", launcher.log.display()))?;
+        outcome.map_err(|error| anyhow!("{error} (log: {})", launcher.log.display()))?;
     }
     Ok(measured)
 }
@@ -393,7 +393,7 @@ async fn measure(launcher: &Launcher<'_>, scale: Scale, events: &mut dyn FnMut()
 async fn invoke_checked(api: &mut RuntimeApi, function: &str, event: Value) -> Result<f64> {
     let (outcome, took) = api.invoke(event).await?;
     if outcome.failed {
-        return Err(format!("the invocation failed: {}", outcome.body));
+        return Err(anyhow!("the invocation failed: {}", outcome.body));
     }
     fixtures::check(function, &outcome.body)?;
     Ok(ms(took))
@@ -407,7 +407,7 @@ async fn hash_large_object(launcher: &Launcher<'_>, event: Value) -> Result<Larg
         let (outcome, took) = api.invoke(event).await?;
         let summary: Value = serde_json::from_str(&outcome.body).unwrap_or_default();
         if outcome.failed || summary["indexed"] != 1 {
-            return Err(format!("the large object was not indexed: {}", outcome.body));
+            return Err(anyhow!("the large object was not indexed: {}", outcome.body));
         }
         Ok(LargeObject {
             language: launcher.language,
@@ -425,25 +425,25 @@ async fn hash_large_object(launcher: &Launcher<'_>, event: Value) -> Result<Larg
 /// `curl` on a presigned URL.
 async fn pipe_to_sha256sum(aws: &aws_config::SdkConfig, object: &fixtures::LargeObjectRef) -> Result<f64> {
     let presigning = aws_sdk_s3::presigning::PresigningConfig::expires_in(Duration::from_secs(3600))
-        .map_err(|error| error.to_string())?;
+        .map_err(|error| anyhow!("{error}"))?;
     let url = shared::aws::s3_client(aws)
         .get_object()
         .bucket(&object.bucket)
         .key(&object.key)
         .presigned(presigning)
         .await
-        .map_err(|error| format!("presigning a GET: {error:?}"))?
+        .map_err(|error| anyhow!("presigning a GET: {error:?}"))?
         .uri()
         .to_owned();
     let started = Instant::now();
     let output = Command::new("bash")
         .args(["-c", "set -o pipefail; curl -sf \"$1\" | sha256sum", "pipe", &url])
         .output()
-        .map_err(|error| format!("curl | sha256sum: {error}"))?;
+        .map_err(|error| anyhow!("curl | sha256sum: {error}"))?;
     let seconds = started.elapsed().as_secs_f64();
     let digest = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() || !digest.starts_with(&object.sha256) {
-        return Err(format!("curl | sha256sum gave {digest:?}, expected {}", object.sha256));
+        return Err(anyhow!("curl | sha256sum gave {digest:?}, expected {}", object.sha256));
     }
     Ok(seconds)
 }

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use super::{python_folder, Language, Measured, Result, Results};
+use anyhow::anyhow;
 
 /// The memory both languages are given, as in the template's `MemorySize`, in MB.
 pub const MEMORY_MB: u32 = 128;
@@ -38,7 +39,7 @@ pub fn package(root: &Path, work: &Path, function: &str, logical_id: &str) -> Re
     ];
     let bootstrap = match candidates.iter().find(|path| path.is_file()) {
         Some(path) => {
-            let size = std::fs::metadata(path).map_err(|error| error.to_string())?.len();
+            let size = std::fs::metadata(path).map_err(|error| anyhow!("{error}"))?.len();
             Some((size, zipped_size(work, path, "bootstrap")?))
         }
         None => {
@@ -67,11 +68,11 @@ fn zipped_size(work: &Path, file: &Path, name: &str) -> Result<u64> {
         .arg(file)
         .arg(name)
         .status()
-        .map_err(|error| format!("zipping {}: {error}", file.display()))?;
+        .map_err(|error| anyhow!("zipping {}: {error}", file.display()))?;
     if !status.success() {
-        return Err(format!("zipping {} failed", file.display()));
+        return Err(anyhow!("zipping {} failed", file.display()));
     }
-    let size = std::fs::metadata(&zip).map_err(|error| error.to_string())?.len();
+    let size = std::fs::metadata(&zip).map_err(|error| anyhow!("{error}"))?.len();
     let _ = std::fs::remove_file(&zip);
     Ok(size)
 }
@@ -522,7 +523,7 @@ pub fn write(results: &Results, markdown: &Path, chart: &Path) -> Result<()> {
         .map(Path::to_path_buf);
     if let Some(root) = root {
         let profile =
-            std::fs::read_to_string(root.join("bench/release-profile.md")).map_err(|error| error.to_string())?;
+            std::fs::read_to_string(root.join("bench/release-profile.md")).map_err(|error| anyhow!("{error}"))?;
         let _ = writeln!(md, "{}", profile.trim_end());
         let _ = writeln!(md);
     }
@@ -538,8 +539,8 @@ pub fn write(results: &Results, markdown: &Path, chart: &Path) -> Result<()> {
         "```bash\n./scripts/setup.sh          # the pinned tools, awslambdaric included\nsource scripts/env.sh       # puts them (sam, cargo-lambda) on PATH\nsam build                   # optional: adds the arm64 package sizes\ncargo xtask bench           # about 25 minutes on 2 cores (two cold builds included); rewrites this page\ncargo xtask bench --quick   # a minute or two: the harness end to end, report in target/bench/\n```"
     );
 
-    std::fs::write(markdown, md).map_err(|error| format!("{}: {error}", markdown.display()))?;
-    std::fs::write(chart, svg(results, &functions)).map_err(|error| format!("{}: {error}", chart.display()))?;
+    std::fs::write(markdown, md).map_err(|error| anyhow!("{}: {error}", markdown.display()))?;
+    std::fs::write(chart, svg(results, &functions)).map_err(|error| anyhow!("{}: {error}", chart.display()))?;
     Ok(())
 }
 

@@ -9,34 +9,34 @@ use std::path::Path;
 
 use template_plan as template;
 
-type Result<T> = std::result::Result<T, String>;
+use anyhow::{anyhow, Result};
 
 /// How much a binary may grow before the gate fails, in percent.
 const ALLOWED_GROWTH_PERCENT: u64 = 10;
 
 pub fn run(root: &Path, update: bool) -> Result<()> {
     let plan = template::plan(
-        &std::fs::read_to_string(root.join("template.yaml")).map_err(|error| format!("template.yaml: {error}"))?,
+        &std::fs::read_to_string(root.join("template.yaml")).map_err(|error| anyhow!("template.yaml: {error}"))?,
     )?;
     let baseline_path = root.join("bench/binary-sizes.json");
     let mut today = BTreeMap::new();
     for function in &plan.functions {
         let bootstrap = root.join(".aws-sam/build").join(&function.logical_id).join("bootstrap");
         let size = std::fs::metadata(&bootstrap)
-            .map_err(|error| format!("{}: {error} (run `sam build` first)", bootstrap.display()))?
+            .map_err(|error| anyhow!("{}: {error} (run `sam build` first)", bootstrap.display()))?
             .len();
         today.insert(function.binary.clone(), size);
     }
     if update {
-        let text = serde_json::to_string_pretty(&today).map_err(|error| error.to_string())?;
-        std::fs::write(&baseline_path, text + "\n").map_err(|error| format!("{}: {error}", baseline_path.display()))?;
+        let text = serde_json::to_string_pretty(&today).map_err(|error| anyhow!("{error}"))?;
+        std::fs::write(&baseline_path, text + "\n").map_err(|error| anyhow!("{}: {error}", baseline_path.display()))?;
         println!("baseline written to bench/binary-sizes.json");
         return Ok(());
     }
     let baseline: BTreeMap<String, u64> = serde_json::from_str(
-        &std::fs::read_to_string(&baseline_path).map_err(|error| format!("{}: {error}", baseline_path.display()))?,
+        &std::fs::read_to_string(&baseline_path).map_err(|error| anyhow!("{}: {error}", baseline_path.display()))?,
     )
-    .map_err(|error| format!("bench/binary-sizes.json: {error}"))?;
+    .map_err(|error| anyhow!("bench/binary-sizes.json: {error}"))?;
     let verdicts = check(&baseline, &today);
     for line in &verdicts.lines {
         println!("{line}");
@@ -44,7 +44,7 @@ pub fn run(root: &Path, update: bool) -> Result<()> {
     if verdicts.failures.is_empty() {
         Ok(())
     } else {
-        Err(format!(
+        Err(anyhow!(
             "{}; if the growth is intended, run `cargo xtask sizes --update` and commit bench/binary-sizes.json",
             verdicts.failures.join("; ")
         ))

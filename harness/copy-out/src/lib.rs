@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use manifest::Workspace;
 
-type Result<T> = std::result::Result<T, String>;
+use anyhow::{anyhow, Result};
 
 /// Libraries of the workspace a function may depend on, each copied into a folder of that name.
 const LIBRARIES: [&str; 2] = ["shared", "testkit"];
@@ -32,13 +32,13 @@ pub fn run(root: &Path, binary: &str, destination: &str) -> Result<()> {
         .find(|function| function.binary == binary)
         .ok_or_else(|| {
             let known: Vec<&str> = plan.functions.iter().map(|function| function.binary.as_str()).collect();
-            format!(
+            anyhow!(
                 "`{binary}` is not a function of template.yaml; one of: {}",
                 known.join(", ")
             )
         })?;
-    if destination.exists() && destination.read_dir().map_err(|e| e.to_string())?.next().is_some() {
-        return Err(format!(
+    if destination.exists() && destination.read_dir().map_err(|e| anyhow!("{e}"))?.next().is_some() {
+        return Err(anyhow!(
             "{} is not empty: copy out into a new folder",
             destination.display()
         ));
@@ -116,7 +116,7 @@ pub fn run(root: &Path, binary: &str, destination: &str) -> Result<()> {
 fn copy_shared(root: &Path, destination: &Path, workspace: &Workspace, sources: &[String]) -> Result<()> {
     let shared_src = root.join("shared/src");
     let module_sources: Vec<(String, String)> = std::fs::read_dir(&shared_src)
-        .map_err(|error| format!("{}: {error}", shared_src.display()))?
+        .map_err(|error| anyhow!("{}: {error}", shared_src.display()))?
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
         .filter(|path| path.extension().is_some_and(|extension| extension == "rs"))
         .filter_map(|path| {
@@ -337,8 +337,8 @@ fn rust_sources(dir: &Path) -> Result<Vec<String>> {
     let mut sources = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {
-        for entry in std::fs::read_dir(&dir).map_err(|error| format!("{}: {error}", dir.display()))? {
-            let path = entry.map_err(|error| error.to_string())?.path();
+        for entry in std::fs::read_dir(&dir).map_err(|error| anyhow!("{}: {error}", dir.display()))? {
+            let path = entry.map_err(|error| anyhow!("{error}"))?.path();
             if path.is_dir() {
                 pending.push(path);
             } else if path.extension().is_some_and(|extension| extension == "rs") {
@@ -350,8 +350,8 @@ fn rust_sources(dir: &Path) -> Result<Vec<String>> {
 }
 
 fn copy_tree(from: &Path, to: &Path, include: &dyn Fn(&Path) -> bool) -> Result<()> {
-    for entry in std::fs::read_dir(from).map_err(|error| format!("{}: {error}", from.display()))? {
-        let path = entry.map_err(|error| error.to_string())?.path();
+    for entry in std::fs::read_dir(from).map_err(|error| anyhow!("{}: {error}", from.display()))? {
+        let path = entry.map_err(|error| anyhow!("{error}"))?.path();
         let target = to.join(path.file_name().unwrap_or_default());
         if !include(&path) || path.file_name().is_some_and(|name| name == "target") {
             continue;
@@ -367,22 +367,22 @@ fn copy_tree(from: &Path, to: &Path, include: &dyn Fn(&Path) -> bool) -> Result<
 
 fn copy_file(from: &Path, to: &Path) -> Result<()> {
     if let Some(parent) = to.parent() {
-        std::fs::create_dir_all(parent).map_err(|error| format!("{}: {error}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|error| anyhow!("{}: {error}", parent.display()))?;
     }
     std::fs::copy(from, to)
         .map(drop)
-        .map_err(|error| format!("{} -> {}: {error}", from.display(), to.display()))
+        .map_err(|error| anyhow!("{} -> {}: {error}", from.display(), to.display()))
 }
 
 fn read(path: &Path) -> Result<String> {
-    std::fs::read_to_string(path).map_err(|error| format!("{}: {error}", path.display()))
+    std::fs::read_to_string(path).map_err(|error| anyhow!("{}: {error}", path.display()))
 }
 
 fn write(path: &Path, text: &str) -> Result<()> {
     if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(|error| format!("{}: {error}", parent.display()))?;
+        std::fs::create_dir_all(parent).map_err(|error| anyhow!("{}: {error}", parent.display()))?;
     }
-    std::fs::write(path, text).map_err(|error| format!("{}: {error}", path.display()))
+    std::fs::write(path, text).map_err(|error| anyhow!("{}: {error}", path.display()))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! (`[workspace.package]`, `[workspace.dependencies]`, `[workspace.lints.*]`); this reads them line
 //! by line rather than with a TOML library, which would drop the comments the copy should keep.
 
+use anyhow::{Context, Result};
 use std::collections::BTreeMap;
 
 /// What a member inherits, read from the workspace's root `Cargo.toml`.
@@ -71,7 +72,7 @@ impl Workspace {
 
     /// `manifest` with every inherited setting spelled out. `path_of` gives, for a dependency the
     /// workspace declares by `path`, where it is relative to this manifest in the copy.
-    pub fn standalone(&self, manifest: &str, path_of: impl Fn(&str) -> String) -> Result<String, String> {
+    pub fn standalone(&self, manifest: &str, path_of: impl Fn(&str) -> String) -> Result<String> {
         let mut out = String::new();
         let mut section = String::new();
         for line in manifest.lines() {
@@ -94,7 +95,7 @@ impl Workspace {
                 table
                     .get(name)
                     .cloned()
-                    .ok_or_else(|| format!("`{name}` is not in the workspace's Cargo.toml"))
+                    .with_context(|| format!("`{name}` is not in the workspace's Cargo.toml"))
             };
             match (section.as_str(), key.strip_suffix(".workspace")) {
                 ("lints", _) if key == "workspace" => out.push_str(&self.lints.replace("\n[", "\n\n[")),
@@ -276,6 +277,6 @@ unwrap_used = "deny"
         let error = workspace
             .standalone("[dependencies]\nserde.workspace = true\n", |name| name.to_owned())
             .unwrap_err();
-        assert!(error.contains("`serde`"), "{error}");
+        assert!(error.to_string().contains("`serde`"), "{error}");
     }
 }

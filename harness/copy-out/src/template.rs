@@ -14,6 +14,7 @@
 //! `!GetAtt X.Arn`, `${X}` in a `!Sub`, `DependsOn: X`, `Condition: X`), or a resource's name when
 //! it is spelled out with `!Sub` to avoid a circular dependency (the uploads bucket's).
 
+use anyhow::{anyhow, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Resources that hold data or receive it: copied with a function that uses them even when another
@@ -58,17 +59,17 @@ impl Entry {
 }
 
 /// The template for `function` (a logical id of an `AWS::Serverless::Function`), its code at `.`.
-pub fn for_function(template: &str, function: &str, description: &str) -> Result<String, String> {
+pub fn for_function(template: &str, function: &str, description: &str) -> Result<String> {
     let sections = parse(template);
     let section = |name: &str| sections.iter().find(|section| section_name(section) == name);
-    let resources = section("Resources").ok_or("template.yaml has no Resources")?;
+    let resources = section("Resources").context("template.yaml has no Resources")?;
     let by_id: BTreeMap<&str, &Entry> = resources
         .entries
         .iter()
         .map(|entry| (entry.id.as_str(), entry))
         .collect();
     if by_id.get(function).and_then(|entry| entry.property("Type")).as_deref() != Some("AWS::Serverless::Function") {
-        return Err(format!("{function} is not a function in template.yaml"));
+        return Err(anyhow!("{function} is not a function in template.yaml"));
     }
 
     // Which resources each entry refers to, including by a name spelled out with !Sub.

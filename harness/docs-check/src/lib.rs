@@ -30,7 +30,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-type Result<T> = std::result::Result<T, String>;
+use anyhow::{anyhow, Context, Result};
 
 /// What a block needs, from the comment before it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +63,7 @@ pub struct Block {
 fn documents(root: &Path) -> Result<Vec<PathBuf>> {
     let mut files = vec![PathBuf::from("README.md")];
     for folder in ["docs/workshop", "crates"] {
-        let entries = std::fs::read_dir(root.join(folder)).map_err(|error| format!("{folder}: {error}"))?;
+        let entries = std::fs::read_dir(root.join(folder)).map_err(|error| anyhow!("{folder}: {error}"))?;
         let mut found: Vec<PathBuf> = entries
             .filter_map(|entry| entry.ok().map(|entry| entry.path()))
             .filter_map(|path| {
@@ -146,7 +146,7 @@ pub fn blocks(file: &Path, markdown: &str) -> Vec<Block> {
 
 /// Whether `output` shows every line of `expected`, in order: `...` on a line of its own skips
 /// any number of lines, `<anything>` and `...` inside a line match any text.
-pub fn shows(output: &str, expected: &str) -> std::result::Result<(), String> {
+pub fn shows(output: &str, expected: &str) -> Result<()> {
     let mut actual = output.lines();
     for wanted in expected
         .lines()
@@ -158,7 +158,7 @@ pub fn shows(output: &str, expected: &str) -> std::result::Result<(), String> {
         }
         let pieces = literal_pieces(wanted);
         if !actual.any(|line| matches_pieces(line, &pieces)) {
-            return Err(format!("the output does not show {wanted:?} (in order)"));
+            return Err(anyhow!("the output does not show {wanted:?} (in order)"));
         }
     }
     Ok(())
@@ -212,7 +212,7 @@ fn syntax_error(block: &Block) -> Result<Option<String>> {
         .args(["-n", "-c", &block.code])
         .stdin(Stdio::null())
         .output()
-        .map_err(|error| format!("bash: {error}"))?;
+        .map_err(|error| anyhow!("bash: {error}"))?;
     Ok((!output.status.success()).then(|| String::from_utf8_lossy(&output.stderr).into_owned()))
 }
 
@@ -275,8 +275,8 @@ impl Session {
         // the real one, while cargo and rustup keep using their real homes.
         let home = root.join("target/docs/home");
         let _ = std::fs::remove_dir_all(&home);
-        std::fs::create_dir_all(&home).map_err(|error| format!("{}: {error}", home.display()))?;
-        let real_home = std::env::var("HOME").map_err(|_| "HOME is not set")?;
+        std::fs::create_dir_all(&home).map_err(|error| anyhow!("{}: {error}", home.display()))?;
+        let real_home = std::env::var("HOME").context("HOME is not set")?;
         // A session of its own (`setsid`), so that everything its blocks start can be found and
         // stopped afterwards, even what moved to a process group of its own (`cargo lambda
         // watch` does).
@@ -296,9 +296,9 @@ impl Session {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|error| format!("setsid bash: {error}"))?;
-        let input = child.stdin.take().ok_or("no stdin")?;
-        let output = child.stdout.take().ok_or("no stdout")?;
+            .map_err(|error| anyhow!("setsid bash: {error}"))?;
+        let input = child.stdin.take().context("no stdin")?;
+        let output = child.stdout.take().context("no stdout")?;
         let (sender, lines) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(output).lines().map_while(std::result::Result::ok) {
@@ -333,7 +333,7 @@ impl Session {
             self.input,
             "{strict}\n{code}\n__docs_status=$?\nprintf '\\n%s %s\\n' {DONE} \"$__docs_status\"\nset +e"
         )
-        .map_err(|error| format!("bash: {error}"))?;
+        .map_err(|error| anyhow!("bash: {error}"))?;
         let timeout = timeout_for(code);
         let deadline = std::time::Instant::now() + timeout;
         let mut printed = Vec::new();
@@ -342,17 +342,17 @@ impl Session {
                 Ok(line) => line,
                 // The shell stopped at a failed command. (Its output may stay open: a process
                 // the block started in the background holds it.)
-                Err(RecvTimeoutError::Disconnected) => return Err(format!("a command failed:\n{}", tail(&printed))),
+                Err(RecvTimeoutError::Disconnected) => return Err(anyhow!("a command failed:\n{}", tail(&printed))),
                 Err(RecvTimeoutError::Timeout) if self.child.try_wait().ok().flatten().is_some() => {
-                    return Err(format!("a command failed:\n{}", tail(&printed)));
+                    return Err(anyhow!("a command failed:\n{}", tail(&printed)));
                 }
                 Err(RecvTimeoutError::Timeout) if std::time::Instant::now() > deadline => {
-                    return Err(format!("no end within {} s:\n{}", timeout.as_secs(), tail(&printed)));
+                    return Err(anyhow!("no end within {} s:\n{}", timeout.as_secs(), tail(&printed)));
                 }
                 // What this block waits for (an answer from the local application) will never
                 // come: fail now rather than at the deadline.
                 Err(RecvTimeoutError::Timeout) if self.background.iter().any(|job| !job.running()) => {
-                    return Err(format!(
+                    return Err(anyhow!(
                         "a background block stopped while this one ran:\n{}",
                         tail(&printed)
                     ));
@@ -363,7 +363,7 @@ impl Session {
                 Some("0") if !must_fail => return Ok(printed.join("\n")),
                 Some(status) if must_fail && status != "0" => return Ok(printed.join("\n")),
                 Some(status) => {
-                    return Err(format!("it ended with exit status {status}:\n{}", tail(&printed)));
+                    return Err(anyhow!("it ended with exit status {status}:\n{}", tail(&printed)));
                 }
                 None => printed.push(line),
             }
@@ -491,7 +491,7 @@ fn run_block(session: &mut Session, block: &Block) -> Result<()> {
                 .lines()
                 .find_map(|line| line.strip_prefix(BACKGROUND))
                 .map(|pid| pid.trim().to_owned())
-                .ok_or("the background block did not start")?;
+                .context("the background block did not start")?;
             let job = Background {
                 pid,
                 log,
@@ -506,11 +506,11 @@ fn run_block(session: &mut Session, block: &Block) -> Result<()> {
             let mut waited = Ok(());
             while !ready() {
                 if !job.running() {
-                    waited = Err(format!("it stopped before {address} was ready"));
+                    waited = Err(anyhow!("it stopped before {address} was ready"));
                     break;
                 }
                 if std::time::Instant::now() > deadline {
-                    waited = Err(format!("{address} not ready within {} s", BUILD_TIMEOUT.as_secs()));
+                    waited = Err(anyhow!("{address} not ready within {} s", BUILD_TIMEOUT.as_secs()));
                     break;
                 }
                 std::thread::sleep(std::time::Duration::from_millis(200));
@@ -523,7 +523,7 @@ fn run_block(session: &mut Session, block: &Block) -> Result<()> {
             match &block.expected {
                 Some(expected) => shows(&printed, expected).map_err(|error| {
                     let lines: Vec<String> = printed.lines().map(str::to_owned).collect();
-                    format!("{error}; it printed:\n{}", tail(&lines))
+                    anyhow!("{error}; it printed:\n{}", tail(&lines))
                 }),
                 None => Ok(()),
             }
@@ -546,7 +546,7 @@ fn missing_from_ci<'a>(block: &'a Block, ci_script: &str) -> Vec<&'a str> {
 /// Checks the docs; `only` (paths from the repository's root), when not empty, limits it to those
 /// files.
 pub fn run(root: &Path, execute: bool, only: &[PathBuf]) -> Result<()> {
-    let ci_script = std::fs::read_to_string(root.join(".ci/run")).map_err(|error| format!(".ci/run: {error}"))?;
+    let ci_script = std::fs::read_to_string(root.join(".ci/run")).map_err(|error| anyhow!(".ci/run: {error}"))?;
     let mut failures = Vec::new();
     let (mut local, mut aws, mut ci) = (0, 0, 0);
     let files: Vec<PathBuf> = documents(root)?
@@ -554,10 +554,10 @@ pub fn run(root: &Path, execute: bool, only: &[PathBuf]) -> Result<()> {
         .filter(|file| only.is_empty() || only.contains(file))
         .collect();
     if files.is_empty() {
-        return Err(format!("none of {only:?} is a document the docs check reads"));
+        return Err(anyhow!("none of {only:?} is a document the docs check reads"));
     }
     for file in files {
-        let text = std::fs::read_to_string(root.join(&file)).map_err(|error| format!("{}: {error}", file.display()))?;
+        let text = std::fs::read_to_string(root.join(&file)).map_err(|error| anyhow!("{}: {error}", file.display()))?;
         let started = std::time::Instant::now();
         let mut session: Option<Session> = None;
         for block in blocks(&file, &text) {
@@ -611,7 +611,7 @@ pub fn run(root: &Path, execute: bool, only: &[PathBuf]) -> Result<()> {
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(failures.join("\n\n"))
+        Err(anyhow!(failures.join("\n\n")))
     }
 }
 
@@ -662,10 +662,7 @@ sam deploy
     #[test]
     fn expected_lines_appear_in_order_with_placeholders_and_skips() {
         let output = "Compiling x\nemulator: http://127.0.0.1:40101\nqueue A\nqueue B\nok, 12 ms\n";
-        assert_eq!(
-            shows(output, "emulator: http://127.0.0.1:<port>\n...\nok, ... ms"),
-            Ok(())
-        );
+        assert!(shows(output, "emulator: http://127.0.0.1:<port>\n...\nok, ... ms").is_ok());
         assert!(shows(output, "ok, 12 ms\nqueue A").is_err(), "out of order");
         assert!(shows(output, "emulator: https://<host>").is_err());
         assert!(

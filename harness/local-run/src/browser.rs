@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::{heading, Result};
+use anyhow::{anyhow, Context};
 use support::http;
 
 /// How long a check may wait for the page to show what it expects.
@@ -32,7 +33,7 @@ fn find(program: &str) -> Result<PathBuf> {
         .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
         .map(|folder| folder.join(program))
         .find(|candidate| candidate.is_file())
-        .ok_or(format!(
+        .with_context(|| format!(
             "{program} not found on PATH: run ./scripts/browser-test.sh, which installs Debian's chromium and chromium-driver packages (or install them yourself: sudo apt-get install chromium chromium-driver)"
         ))
 }
@@ -51,7 +52,7 @@ impl Driver {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|error| format!("starting chromedriver: {error}"))?;
+            .map_err(|error| anyhow!("starting chromedriver: {error}"))?;
         Ok(Driver {
             child,
             url: format!("http://127.0.0.1:{port}"),
@@ -79,7 +80,7 @@ impl Browser {
             .is_err()
         {
             if Instant::now() > deadline {
-                return Err("chromedriver did not start within 20 s".to_owned());
+                return Err(anyhow!("chromedriver did not start within 20 s"));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -95,7 +96,7 @@ impl Browser {
         let session = command(&driver.url, "POST", "/session", &capabilities).await?;
         let session = session["sessionId"]
             .as_str()
-            .ok_or(format!("chromedriver opened no session: {session}"))?;
+            .with_context(|| format!("chromedriver opened no session: {session}"))?;
         Ok(Browser {
             session: format!("{}/session/{session}", driver.url),
         })
@@ -135,7 +136,7 @@ impl Browser {
                 return Ok(text);
             }
             if Instant::now() > deadline {
-                return Err(format!(
+                return Err(anyhow!(
                     "the page did not show {what} within {} s; {selector} reads: {text:?}",
                     PATIENCE.as_secs()
                 ));
@@ -154,7 +155,7 @@ impl Browser {
             .and_then(|element| element.values().next())
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .ok_or(format!("no element {selector} on the page"))
+            .with_context(|| format!("no element {selector} on the page"))
     }
 
     /// Types `text` into the element, as a person would (into a file input: a file's path, which
@@ -174,11 +175,11 @@ impl Browser {
         let png = self.call("GET", "/screenshot", &Value::Null).await?;
         let png = base64::engine::general_purpose::STANDARD
             .decode(png.as_str().unwrap_or_default())
-            .map_err(|error| format!("the screenshot is not base64: {error}"))?;
+            .map_err(|error| anyhow!("the screenshot is not base64: {error}"))?;
         if let Some(folder) = file.parent() {
-            std::fs::create_dir_all(folder).map_err(|error| format!("{}: {error}", folder.display()))?;
+            std::fs::create_dir_all(folder).map_err(|error| anyhow!("{}: {error}", folder.display()))?;
         }
-        std::fs::write(file, png).map_err(|error| format!("{}: {error}", file.display()))
+        std::fs::write(file, png).map_err(|error| anyhow!("{}: {error}", file.display()))
     }
 
     async fn close(&self) {
@@ -202,7 +203,7 @@ async fn command(base: &str, method: &str, path: &str, body: &Value) -> Result<V
     .await?;
     let answer_json: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
     if answer.status != 200 {
-        return Err(format!(
+        return Err(anyhow!(
             "WebDriver {method} {path}: {} {}",
             answer.status,
             answer_json["value"]["message"].as_str().unwrap_or(&answer.body)
@@ -234,12 +235,12 @@ async fn walk(browser: &Browser, page: &str, prefix: &str, root: &Path, screensh
 
     heading(&format!("2. Upload {FILE_NAME:?} with the file picker"));
     let file = root.join("target/local/browser").join(FILE_NAME);
-    std::fs::create_dir_all(file.parent().unwrap_or(root)).map_err(|error| error.to_string())?;
-    std::fs::write(&file, FILE_CONTENT).map_err(|error| format!("{}: {error}", file.display()))?;
+    std::fs::create_dir_all(file.parent().unwrap_or(root)).map_err(|error| anyhow!("{error}"))?;
+    std::fs::write(&file, FILE_CONTENT).map_err(|error| anyhow!("{}: {error}", file.display()))?;
     // The browser takes a file's path only in its canonical form.
     let file = file
         .canonicalize()
-        .map_err(|error| format!("{}: {error}", file.display()))?;
+        .map_err(|error| anyhow!("{}: {error}", file.display()))?;
     browser.type_into("#files", &file.to_string_lossy(), false).await?;
     let hash = hex::encode(Sha256::digest(FILE_CONTENT.as_bytes()));
     let size = FILE_CONTENT.len();
@@ -251,7 +252,7 @@ async fn walk(browser: &Browser, page: &str, prefix: &str, root: &Path, screensh
     let expected = format!("indexed: {size} bytes");
     if !uploads.contains(&expected) || !uploads.contains(&hash) {
         let shown = browser.text("#error").await.unwrap_or_default();
-        return Err(format!(
+        return Err(anyhow!(
             "expected \"{expected}\" and {hash} in the uploads table, it reads: {uploads:?}; the page's error: {shown:?}"
         ));
     }
@@ -278,7 +279,7 @@ async fn walk(browser: &Browser, page: &str, prefix: &str, root: &Path, screensh
         .unwrap_or_default();
     println!("    {}", line.replace('\t', "  "));
     if !line.contains(&size.to_string()) {
-        return Err(format!("the listing shows the wrong size: {line:?}"));
+        return Err(anyhow!("the listing shows the wrong size: {line:?}"));
     }
     browser
         .script(
@@ -300,7 +301,7 @@ async fn walk(browser: &Browser, page: &str, prefix: &str, root: &Path, screensh
     let first_lines: Vec<&str> = error.lines().filter(|line| !line.is_empty()).take(2).collect();
     println!("    {}", first_lines.join(" / "));
     if !error.contains("..") {
-        return Err(format!("the error does not say what was wrong: {error:?}"));
+        return Err(anyhow!("the error does not say what was wrong: {error:?}"));
     }
 
     browser.screenshot(screenshot).await?;

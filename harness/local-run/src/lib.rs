@@ -27,7 +27,7 @@ use triggers::{async_plan, deliver_s3_notifications, deliver_schedule, deliver_s
 /// How long a step may wait for the asynchronous triggers to catch up.
 const PATIENCE: Duration = Duration::from_secs(60);
 
-type Result<T> = std::result::Result<T, String>;
+use anyhow::{anyhow, Result};
 
 /// What the running application is put through.
 pub enum Mode {
@@ -43,14 +43,14 @@ pub enum Mode {
 pub async fn run(mode: Mode) -> Result<()> {
     let root = support::repo_root();
     let template_text =
-        std::fs::read_to_string(root.join("template.yaml")).map_err(|error| format!("template.yaml: {error}"))?;
+        std::fs::read_to_string(root.join("template.yaml")).map_err(|error| anyhow!("template.yaml: {error}"))?;
     let plan = template::plan(&template_text)?;
     // What a second terminal (or a script) sources while `--keep` runs: written only once
     // everything answers, and removed first, so that a previous run's never passes for this one.
     let addresses = root.join(KEEP_ENV_FILE);
     let _ = std::fs::remove_file(&addresses);
     let logs = root.join("target/local/logs");
-    std::fs::create_dir_all(&logs).map_err(|error| format!("{}: {error}", logs.display()))?;
+    std::fs::create_dir_all(&logs).map_err(|error| anyhow!("{}: {error}", logs.display()))?;
 
     heading("Building the functions (the first build compiles the AWS SDK: a few minutes)");
     for function in &plan.functions {
@@ -150,7 +150,7 @@ pub async fn run(mode: Mode) -> Result<()> {
                 "# The running local application (./scripts/local.sh --keep); AWS_DEFAULT_REGION is for boto3.\n{text}"
             ),
         )
-        .map_err(|error| format!("{}: {error}", addresses.display()))?;
+        .map_err(|error| anyhow!("{}: {error}", addresses.display()))?;
         println!(
             "\nStill running; Ctrl-C stops everything. The web page: {}",
             story.api("/")

@@ -27,6 +27,7 @@ use super::resources::Queues;
 use super::runtimes::Runtimes;
 use super::{heading, Result};
 use crate::logs;
+use anyhow::{anyhow, Context};
 use support::http;
 use template_plan::Plan;
 
@@ -213,7 +214,7 @@ impl<'a> Load<'a> {
                             .body(content(&plan.key, *version).into())
                             .send()
                             .await
-                            .map_err(|error| format!("uploading {}: {}", plan.key, shared::error::chain(&error)))?;
+                            .map_err(|error| anyhow!("uploading {}: {}", plan.key, shared::error::chain(&error)))?;
                     }
                     if plan.deleted {
                         s3.delete_object()
@@ -221,14 +222,14 @@ impl<'a> Load<'a> {
                             .key(&plan.key)
                             .send()
                             .await
-                            .map_err(|error| format!("deleting {}: {}", plan.key, shared::error::chain(&error)))?;
+                            .map_err(|error| anyhow!("deleting {}: {}", plan.key, shared::error::chain(&error)))?;
                     }
                 }
-                Ok::<(), String>(())
+                Ok::<(), anyhow::Error>(())
             }));
         }
         for client in clients {
-            client.await.map_err(|error| error.to_string())??;
+            client.await.map_err(|error| anyhow!("{error}"))??;
         }
         let sent = started.elapsed();
         println!(
@@ -246,7 +247,7 @@ impl<'a> Load<'a> {
             .collect::<BTreeMap<_, _>>()
             != bucket_sizes
         {
-            return Err(format!(
+            return Err(anyhow!(
                 "the bucket holds {} objects, not the {} the burst leaves",
                 in_bucket.len(),
                 expected.len()
@@ -289,7 +290,7 @@ impl<'a> Load<'a> {
                 break;
             }
             if Instant::now() > deadline {
-                return Err(format!(
+                return Err(anyhow!(
                     "not exact after {} s: {indexed}/{} objects indexed right, {} extra in the catalog, {right_folders}/{} folders' statistics right, {stray_statistics} folders counted that hold nothing",
                     CATCH_UP.as_secs(),
                     expected.len(),
@@ -321,14 +322,17 @@ impl<'a> Load<'a> {
             function.async_failure_queue.clone().into_iter().chain(stream)
         });
         for queue in queues {
-            let url = self.queues.get(&queue).ok_or(format!("no queue named {queue}"))?;
+            let url = self
+                .queues
+                .get(&queue)
+                .with_context(|| format!("no queue named {queue}"))?;
             let waiting = sqs
                 .get_queue_attributes()
                 .queue_url(url)
                 .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
                 .send()
                 .await
-                .map_err(|error| shared::error::chain(&error))?;
+                .map_err(|error| anyhow!(shared::error::chain(&error)))?;
             let count = waiting
                 .attributes()
                 .and_then(|attributes| {
@@ -338,7 +342,7 @@ impl<'a> Load<'a> {
                 .unwrap_or_default();
             println!("    {queue}: {count} messages");
             if count != "0" {
-                return Err(format!("{queue} holds {count} messages: something failed under load"));
+                return Err(anyhow!("{queue} holds {count} messages: something failed under load"));
             }
         }
         Ok(())
@@ -389,7 +393,7 @@ impl<'a> Load<'a> {
                     let latency = sent.elapsed();
                     let outcome = match answer {
                         Ok(answer) if answer.status == expected => Ok(()),
-                        Ok(answer) => Err(format!("{} {}", answer.status, answer.body)),
+                        Ok(answer) => Err(anyhow!("{} {}", answer.status, answer.body)),
                         Err(error) => Err(error),
                     };
                     answers.push((route, latency, outcome));
@@ -399,7 +403,7 @@ impl<'a> Load<'a> {
         }
         let mut answers = Vec::new();
         for client in clients {
-            answers.extend(client.await.map_err(|error| error.to_string())?);
+            answers.extend(client.await.map_err(|error| anyhow!("{error}"))?);
         }
         let took = started.elapsed();
 
@@ -434,7 +438,7 @@ impl<'a> Load<'a> {
         }
         if answers.len() != total || !unexpected.is_empty() {
             let first: Vec<&String> = unexpected.iter().take(5).collect();
-            return Err(format!(
+            return Err(anyhow!(
                 "{} of {total} requests answered, {} unexpectedly, first: {first:?}",
                 answers.len(),
                 unexpected.len()
@@ -449,9 +453,9 @@ impl<'a> Load<'a> {
         heading("3. Every function's log under load: no secrets, no whole events");
         for function in &self.plan.functions {
             let log = format!("target/local/logs/{}.log", function.binary);
-            let text = std::fs::read_to_string(self.root.join(&log)).map_err(|error| format!("{log}: {error}"))?;
+            let text = std::fs::read_to_string(self.root.join(&log)).map_err(|error| anyhow!("{log}: {error}"))?;
             if let Some((number, leaked)) = logs::first_leak(&text) {
-                return Err(format!("{log}:{number}: {} in the log", leaked.join(", ")));
+                return Err(anyhow!("{log}:{number}: {} in the log", leaked.join(", ")));
             }
             println!(
                 "    {:<26} {:>6} lines, 0 findings",
@@ -468,7 +472,7 @@ impl<'a> Load<'a> {
         let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
         let mut contents = BTreeMap::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|error| shared::error::chain(&error))?;
+            let page = page.map_err(|error| anyhow!(shared::error::chain(&error)))?;
             for object in page.contents() {
                 let size = object.size().unwrap_or_default();
                 contents.insert(object.key().unwrap_or_default().to_owned(), size as u64);
@@ -500,9 +504,9 @@ impl<'a> Load<'a> {
         let mut pages = dynamodb.scan().table_name(table).into_paginator().send();
         let mut items = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|error| shared::error::chain(&error))?;
+            let page = page.map_err(|error| anyhow!(shared::error::chain(&error)))?;
             let page: Vec<T> = serde_dynamo::from_items(page.items.unwrap_or_default())
-                .map_err(|error| format!("{table}: {error}"))?;
+                .map_err(|error| anyhow!("{table}: {error}"))?;
             items.extend(page);
         }
         Ok(items)

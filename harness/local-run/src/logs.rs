@@ -7,7 +7,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value};
 
-type Result<T> = std::result::Result<T, String>;
+use anyhow::{anyhow, Result};
 
 /// Fields every line carries; shown once per invocation would be noise on every line.
 const QUIET_FIELDS: [&str; 7] = [
@@ -24,7 +24,7 @@ const QUIET_FIELDS: [&str; 7] = [
 pub fn run(root: &Path, function: &str) -> Result<()> {
     let path = root.join("target/local/logs").join(format!("{function}.log"));
     let text = std::fs::read_to_string(&path)
-        .map_err(|error| format!("{}: {error}; run ./scripts/local.sh (or --keep) first", path.display()))?;
+        .map_err(|error| anyhow!("{}: {error}; run ./scripts/local.sh (or --keep) first", path.display()))?;
     for line in text.lines() {
         println!("{}", readable(line));
     }

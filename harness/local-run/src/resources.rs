@@ -15,6 +15,7 @@ use aws_sdk_s3::types::{
 use aws_sdk_sqs::types::QueueAttributeName;
 
 use super::Result;
+use anyhow::anyhow;
 use template_plan::Plan;
 
 /// The queue a bucket's notifications for the function `binary` go to locally; in AWS, S3
@@ -167,8 +168,8 @@ pub async fn create_resources(aws: &SdkConfig, plan: &Plan) -> Result<Queues> {
     Ok(queues)
 }
 
-pub fn aws_error(what: &str, error: &dyn std::error::Error) -> String {
-    format!("{what}: {}", shared::error::chain(error))
+pub fn aws_error(what: &str, error: &dyn std::error::Error) -> anyhow::Error {
+    anyhow!("{what}: {}", shared::error::chain(error))
 }
 
 #[cfg(test)]

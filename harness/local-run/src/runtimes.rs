@@ -10,6 +10,7 @@ use serde_json::Value;
 use testkit::free_port;
 
 use super::{Result, PATIENCE};
+use anyhow::{anyhow, Context};
 use support::http;
 use template_plan::Function;
 
@@ -30,7 +31,7 @@ impl Runtimes {
         self.0
             .get(binary)
             .map(|runtime| runtime.target.clone())
-            .ok_or_else(|| format!("no function named {binary} is running"))
+            .with_context(|| format!("no function named {binary} is running"))
     }
 }
 
@@ -68,8 +69,8 @@ impl FunctionRuntime {
         let binary = function.binary.as_str();
         let port = free_port();
         let log_name = format!("{binary}.log");
-        let log = std::fs::File::create(logs.join(&log_name)).map_err(|error| format!("{log_name}: {error}"))?;
-        let log_too = log.try_clone().map_err(|error| format!("{log_name}: {error}"))?;
+        let log = std::fs::File::create(logs.join(&log_name)).map_err(|error| anyhow!("{log_name}: {error}"))?;
+        let log_too = log.try_clone().map_err(|error| anyhow!("{log_name}: {error}"))?;
         let child = support::tool("cargo")
             .args([
                 "lambda",
@@ -90,7 +91,7 @@ impl FunctionRuntime {
             .stdout(log)
             .stderr(log_too)
             .spawn()
-            .map_err(|error| format!("starting cargo lambda watch: {error}"))?;
+            .map_err(|error| anyhow!("starting cargo lambda watch: {error}"))?;
         let runtime = FunctionRuntime {
             child,
             target: Target {
@@ -102,7 +103,7 @@ impl FunctionRuntime {
         let deadline = Instant::now() + PATIENCE;
         while TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_err() {
             if Instant::now() > deadline {
-                return Err(format!(
+                return Err(anyhow!(
                     "cargo lambda watch did not start; see target/local/logs/{log_name}"
                 ));
             }
@@ -132,7 +133,7 @@ pub async fn invoke(target: &Target, payload: &Value) -> Result<(Value, bool)> {
     );
     let answer = tokio::time::timeout(*limit, sent)
         .await
-        .map_err(|_| format!("{binary}: no answer within {} s", limit.as_secs()))??;
+        .map_err(|_| anyhow!("{binary}: no answer within {} s", limit.as_secs()))??;
     let body = serde_json::from_str(&answer.body).unwrap_or(Value::String(answer.body));
     Ok((body, answer.function_error || answer.status >= 400))
 }

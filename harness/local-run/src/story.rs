@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use super::runtimes::{invoke, Runtimes};
 use super::{heading, Result, PATIENCE};
 use crate::logs;
+use anyhow::{anyhow, Context};
 use support::http;
 use template_plan::Plan;
 
@@ -42,7 +43,7 @@ impl Story<'_> {
         heading(&format!("{number}. {title}"));
         let started = Instant::now();
         body.await
-            .map_err(|error| format!("step {number} ({title}): {error}"))?;
+            .map_err(|error| anyhow!("step {number} ({title}): {error}"))?;
         println!("    ok, {} ms", started.elapsed().as_millis());
         Ok(())
     }
@@ -61,7 +62,7 @@ impl Story<'_> {
                 return Ok(body);
             }
             if Instant::now() > deadline {
-                return Err(format!(
+                return Err(anyhow!(
                     "GET {path} still answers {status} {body} after {} s",
                     PATIENCE.as_secs()
                 ));
@@ -92,7 +93,7 @@ impl Story<'_> {
 
         self.step(1, "List the account's buckets with s3-list-buckets", async {
             let event: Value = serde_json::from_str(include_str!("../../../crates/s3-list-buckets/events/scheduled.json"))
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| anyhow!("{e}"))?;
             let target = self.runtimes.target("s3-list-buckets")?;
             println!(
                 "    $ cargo lambda invoke -A 127.0.0.1 -P {} s3-list-buckets --data-file crates/s3-list-buckets/events/scheduled.json",
@@ -102,7 +103,7 @@ impl Story<'_> {
             println!("    {answer}");
             let expected = format!("[\"{bucket}\"]");
             if failed || answer["statusCode"] != 200 || answer["body"] != expected.as_str() {
-                return Err(format!("expected the body {expected}"));
+                return Err(anyhow!("expected the body {expected}"));
             }
             Ok(())
         })
@@ -113,7 +114,7 @@ impl Story<'_> {
             let (status, health) = self.get("/health").await?;
             println!("    $ curl $API/health\n    {status} {health}");
             if status != 200 {
-                return Err("the API is not healthy".to_owned());
+                return Err(anyhow!("the API is not healthy"));
             }
             let page = http::send("GET", &self.api("/"), &[], Vec::new()).await?;
             println!(
@@ -122,7 +123,7 @@ impl Story<'_> {
                 page.body.len()
             );
             if page.status != 200 || !page.body.starts_with("<!doctype html>") {
-                return Err(format!("GET / answered {} instead of the web page", page.status));
+                return Err(anyhow!("GET / answered {} instead of the web page", page.status));
             }
             for (key, content_type, content) in FILES {
                 let request = json!({"key": key, "content_type": content_type, "size": content.len()}).to_string();
@@ -142,9 +143,10 @@ impl Story<'_> {
                 match (answer.status, body["url"].as_str()) {
                     (201, Some(_)) if body["key"] == format!("{prefix}{key}").as_str() => urls.push(body),
                     _ => {
-                        return Err(format!(
+                        return Err(anyhow!(
                             "expected 201 with a URL, got {} {}",
-                            answer.status, answer.body
+                            answer.status,
+                            answer.body
                         ))
                     }
                 }
@@ -175,7 +177,7 @@ impl Story<'_> {
                     .await?;
                     println!("    PUT {prefix}{key}: {}", answer.status);
                     if answer.status != 200 {
-                        return Err(format!("the upload of {key} was refused: {}", answer.body));
+                        return Err(anyhow!("the upload of {key} was refused: {}", answer.body));
                     }
                 }
                 Ok(())
@@ -201,7 +203,7 @@ impl Story<'_> {
                             .unwrap_or_default()
                     );
                     if item["size"] != content.len() {
-                        return Err(format!("{key} was indexed with the wrong size: {item}"));
+                        return Err(anyhow!("{key} was indexed with the wrong size: {item}"));
                     }
                 }
                 let (status, page) = self
@@ -210,7 +212,7 @@ impl Story<'_> {
                 let listed = page["items"].as_array().map(Vec::len).unwrap_or_default();
                 println!("    $ curl '$API/objects?folder={reports}&limit=10'\n    {status}, {listed} items");
                 if status != 200 || listed != 2 {
-                    return Err(format!("expected the 2 reports, got {status} {page}"));
+                    return Err(anyhow!("expected the 2 reports, got {status} {page}"));
                 }
                 Ok(())
             },
@@ -252,7 +254,7 @@ impl Story<'_> {
                     .key(&key)
                     .send()
                     .await
-                    .map_err(|error| shared::error::chain(&error))?;
+                    .map_err(|error| anyhow!(shared::error::chain(&error)))?;
                 // What a reader can paste: boto3 is in the project's tools, the AWS CLI is not.
                 println!(
                     "    $ python -c 'import boto3; boto3.client(\"s3\").delete_object(Bucket=\"{bucket}\", Key=\"{key}\")'"
@@ -276,11 +278,11 @@ impl Story<'_> {
                     .functions
                     .iter()
                     .find_map(|function| function.stream.as_ref())
-                    .ok_or("no stream trigger")?;
+                    .context("no stream trigger")?;
                 let queue = consumer
                     .failure_queue
                     .as_deref()
-                    .ok_or("the stream trigger has no on-failure queue")?;
+                    .context("the stream trigger has no on-failure queue")?;
                 let poison = format!("{prefix}quarantine/not-an-object");
                 // An item without size or hash: its stream record is not an object item.
                 shared::aws::dynamodb_client(self.aws)
@@ -293,7 +295,7 @@ impl Story<'_> {
                     .item("key", aws_sdk_dynamodb::types::AttributeValue::S(poison.clone()))
                     .send()
                     .await
-                    .map_err(|error| shared::error::chain(&error))?;
+                    .map_err(|error| anyhow!(shared::error::chain(&error)))?;
                 println!("    wrote an item that is not an object item: {poison}");
                 let sqs = aws_sdk_sqs::Client::new(self.aws);
                 let url = sqs
@@ -301,12 +303,12 @@ impl Story<'_> {
                     .queue_name(queue)
                     .send()
                     .await
-                    .map_err(|error| shared::error::chain(&error))?;
+                    .map_err(|error| anyhow!(shared::error::chain(&error)))?;
                 let url = url.queue_url().unwrap_or_default().to_owned();
                 let deadline = Instant::now() + PATIENCE;
                 loop {
                     let received = sqs.receive_message().queue_url(&url).wait_time_seconds(1).send().await;
-                    let received = received.map_err(|error| shared::error::chain(&error))?;
+                    let received = received.map_err(|error| anyhow!(shared::error::chain(&error)))?;
                     if let Some(body) = received
                         .messages()
                         .iter()
@@ -323,7 +325,7 @@ impl Story<'_> {
                         break;
                     }
                     if Instant::now() > deadline {
-                        return Err(format!("{queue} received nothing within {} s", PATIENCE.as_secs()));
+                        return Err(anyhow!("{queue} received nothing within {} s", PATIENCE.as_secs()));
                     }
                 }
                 Ok(())
@@ -350,11 +352,11 @@ impl Story<'_> {
                     .item("updated_at", text("2001-01-01T00:00:00Z"))
                     .send()
                     .await
-                    .map_err(|error| shared::error::chain(&error))?;
+                    .map_err(|error| anyhow!(shared::error::chain(&error)))?;
                 println!("    wrote statistics for {ghost}: 3 objects, 300 bytes; it holds none");
                 let event: Value =
                     serde_json::from_str(include_str!("../../../crates/statistics-reconciler/events/scheduled.json"))
-                        .map_err(|e| e.to_string())?;
+                        .map_err(|e| anyhow!("{e}"))?;
                 let target = self.runtimes.target("statistics-reconciler")?;
                 println!(
                     "    $ cargo lambda invoke -A 127.0.0.1 -P {} statistics-reconciler --data-file crates/statistics-reconciler/events/scheduled.json",
@@ -363,7 +365,7 @@ impl Story<'_> {
                 let (answer, failed) = invoke(&target, &event).await?;
                 println!("    {answer}");
                 if failed {
-                    return Err("the reconciler failed".to_owned());
+                    return Err(anyhow!("the reconciler failed"));
                 }
                 // (Its schedule also runs it every minute locally: either run repairs the folder.)
                 self.wait_for_stats(&ghost, 0, 0).await
@@ -378,23 +380,23 @@ impl Story<'_> {
                 for function in &self.plan.functions {
                     let log = format!("target/local/logs/{}.log", function.binary);
                     let text =
-                        std::fs::read_to_string(self.root.join(&log)).map_err(|error| format!("{log}: {error}"))?;
+                        std::fs::read_to_string(self.root.join(&log)).map_err(|error| anyhow!("{log}: {error}"))?;
                     // Nothing secret and no whole event in any line, the runtime emulator's included.
                     if let Some((number, leaked)) = logs::first_leak(&text) {
-                        return Err(format!("{log}:{number}: {} in the log", leaked.join(", ")));
+                        return Err(anyhow!("{log}:{number}: {} in the log", leaked.join(", ")));
                     }
                     let needle = format!("\"function_name\":\"{}\"", function.binary);
                     let lines = text.lines().filter(|line| line.contains(&needle)).count();
                     println!("    {:<26} {lines:>3} JSON lines in {log}", function.binary);
                     if lines == 0 {
-                        return Err(format!("{} logged nothing", function.binary));
+                        return Err(anyhow!("{} logged nothing", function.binary));
                     }
                     // What CloudWatch would make of the function's Embedded Metric Format lines.
                     let totals = logs::metric_totals(&text);
                     let shown: Vec<String> = totals.iter().map(|(name, total)| format!("{name} {total}")).collect();
                     println!("    {:<26} metrics: {}", "", shown.join(", "));
                     if !totals.get("ColdStart").is_some_and(|count| count.sum >= 1.0) || totals.len() < 2 {
-                        return Err(format!(
+                        return Err(anyhow!(
                             "{} must report one ColdStart and its own metrics, got {totals:?}",
                             function.binary
                         ));

@@ -13,6 +13,7 @@ use testkit::StreamReader;
 use super::resources::{notifications_queue, Queues};
 use super::runtimes::{invoke, Target};
 use super::Result;
+use anyhow::{anyhow, Context};
 use template_plan::Function;
 
 pub struct AsyncPlan {
@@ -38,9 +39,9 @@ pub fn stream_plan(function: &Function) -> Result<StreamPlan> {
     let trigger = function
         .stream
         .as_ref()
-        .ok_or(format!("{} has no stream trigger", function.binary))?;
+        .with_context(|| format!("{} has no stream trigger", function.binary))?;
     if !trigger.reports_batch_item_failures {
-        return Err("the stream trigger must declare ReportBatchItemFailures".to_owned());
+        return Err(anyhow!("the stream trigger must declare ReportBatchItemFailures"));
     }
     Ok(StreamPlan {
         table: trigger.table.clone(),
@@ -81,7 +82,7 @@ pub async fn deliver_s3_notifications(aws: SdkConfig, target: Target, plan: Asyn
                     let error = match invoke(&target, &event).await {
                         Ok((_, false)) => break,
                         Ok((error, true)) => error,
-                        Err(unanswered) => json!({"errorType": "Unanswered", "errorMessage": unanswered}),
+                        Err(unanswered) => json!({"errorType": "Unanswered", "errorMessage": unanswered.to_string()}),
                     };
                     if attempt >= plan.retries {
                         send_to_failure_queue(
@@ -175,20 +176,18 @@ pub fn rate(expression: &str) -> Result<Duration> {
     let inner = expression
         .strip_prefix("rate(")
         .and_then(|rest| rest.strip_suffix(')'))
-        .ok_or(format!(
-            "the local run understands rate(...) schedules only, not {expression:?}"
-        ))?;
+        .with_context(|| format!("the local run understands rate(...) schedules only, not {expression:?}"))?;
     let (count, unit) = inner
         .split_once(' ')
-        .ok_or(format!("{expression:?} is not `rate(N unit)`"))?;
+        .with_context(|| format!("{expression:?} is not `rate(N unit)`"))?;
     let count: u64 = count
         .parse()
-        .map_err(|_| format!("{expression:?}: {count:?} is not a number"))?;
+        .map_err(|_| anyhow!("{expression:?}: {count:?} is not a number"))?;
     let seconds = match unit.trim_end_matches('s') {
         "minute" => 60,
         "hour" => 3_600,
         "day" => 86_400,
-        other => return Err(format!("{expression:?}: unknown unit {other:?}")),
+        other => return Err(anyhow!("{expression:?}: unknown unit {other:?}")),
     };
     Ok(Duration::from_secs(count * seconds))
 }
@@ -219,9 +218,9 @@ mod tests {
 
     #[test]
     fn rates_read_as_durations_and_cron_is_refused() {
-        assert_eq!(rate("rate(1 hour)"), Ok(Duration::from_secs(3_600)));
-        assert_eq!(rate("rate(5 minutes)"), Ok(Duration::from_secs(300)));
-        assert!(rate("cron(0 * * * ? *)").unwrap_err().contains("rate(...)"));
+        assert_eq!(rate("rate(1 hour)").unwrap(), Duration::from_secs(3_600));
+        assert_eq!(rate("rate(5 minutes)").unwrap(), Duration::from_secs(300));
+        assert!(rate("cron(0 * * * ? *)").unwrap_err().to_string().contains("rate(...)"));
         assert!(rate("rate(2 fortnights)").is_err());
     }
 

@@ -13,11 +13,18 @@ fn no_build_artifacts_are_committed() {
         .current_dir(&root)
         .output()
         .expect("git is needed for this test: install it (apt-get install git)");
-    assert!(output.status.success(), "git ls-files: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "git ls-files: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let tracked = String::from_utf8(output.stdout).unwrap();
     let artifacts: Vec<&str> = tracked
         .split('\0')
         .filter(|path| ARTIFACTS.iter().any(|artifact| path.contains(artifact)))
         .collect();
-    assert!(artifacts.is_empty(), "build artifacts in git (git rm --cached them): {artifacts:?}");
+    assert!(
+        artifacts.is_empty(),
+        "build artifacts in git (git rm --cached them): {artifacts:?}"
+    );
 }

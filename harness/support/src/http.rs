@@ -2,6 +2,8 @@
 
 use std::sync::OnceLock;
 
+use anyhow::{anyhow, Result};
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -24,25 +26,25 @@ pub struct Answer {
 }
 
 /// Sends one request; `headers` are (name, value) pairs.
-pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Result<Answer, String> {
+pub async fn send(method: &str, url: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Result<Answer> {
     let mut request = hyper::Request::builder().method(method).uri(url);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
     let request = request
         .body(Full::new(Bytes::from(body)))
-        .map_err(|error| format!("{method} {url}: {error}"))?;
+        .map_err(|error| anyhow!("{method} {url}: {error}"))?;
     let response = client()
         .request(request)
         .await
-        .map_err(|error| format!("{method} {url}: {error}"))?;
+        .map_err(|error| anyhow!("{method} {url}: {error}"))?;
     let status = response.status().as_u16();
     let function_error = response.headers().contains_key("x-amz-function-error");
     let body = response
         .into_body()
         .collect()
         .await
-        .map_err(|error| format!("{method} {url}: {error}"))?
+        .map_err(|error| anyhow!("{method} {url}: {error}"))?
         .to_bytes();
     Ok(Answer {
         status,

@@ -8,6 +8,8 @@ use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::Command;
 
+use anyhow::Context;
+
 /// The product's root, where `template.yaml` and the root `Cargo.toml` are: every harness crate
 /// sits two folders below it (`harness/<crate>`).
 pub fn repo_root() -> PathBuf {
@@ -41,13 +43,10 @@ pub fn tool(program: impl AsRef<OsStr>) -> Command {
 }
 
 /// Runs a command to completion; an error names it and how it ended.
-pub fn run_command(command: &mut Command) -> Result<(), String> {
-    let status = command.status().map_err(|error| format!("{command:?}: {error}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{command:?} failed: {status}"))
-    }
+pub fn run_command(command: &mut Command) -> anyhow::Result<()> {
+    let status = command.status().with_context(|| format!("{command:?}"))?;
+    anyhow::ensure!(status.success(), "{command:?} failed: {status}");
+    Ok(())
 }
 
 /// A step's heading, as every tool prints it.

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use anyhow::{anyhow, Context, Result};
 use serde_norway::Value;
 
 /// Stand-ins for CloudFormation's pseudo parameters.
@@ -34,28 +35,28 @@ impl Plan {
     }
 
     /// The uploads bucket: the template's one bucket.
-    pub fn uploads_bucket(&self) -> Result<&str, String> {
-        let bucket = self.buckets.first().ok_or("the template declares no bucket")?;
+    pub fn uploads_bucket(&self) -> Result<&str> {
+        let bucket = self.buckets.first().context("the template declares no bucket")?;
         Ok(&bucket.name)
     }
 
     /// The objects table: the one with a stream.
-    pub fn objects_table(&self) -> Result<&str, String> {
+    pub fn objects_table(&self) -> Result<&str> {
         let table = self
             .tables
             .iter()
             .find(|table| table.stream_view.is_some())
-            .ok_or("no streamed table")?;
+            .context("no streamed table")?;
         Ok(&table.name)
     }
 
     /// The statistics table, as the functions are told its name (`STATISTICS_TABLE_NAME`).
-    pub fn statistics_table(&self) -> Result<&str, String> {
+    pub fn statistics_table(&self) -> Result<&str> {
         self.functions
             .iter()
             .find_map(|function| function.environment.get("STATISTICS_TABLE_NAME"))
             .map(String::as_str)
-            .ok_or_else(|| "no function names the statistics table".to_owned())
+            .context("no function names the statistics table")
     }
 }
 
@@ -117,16 +118,16 @@ pub struct StreamTrigger {
 }
 
 /// Reads the plan from the template's text.
-pub fn plan(template: &str) -> Result<Plan, String> {
-    let template: Value = serde_norway::from_str(template).map_err(|error| format!("template.yaml: {error}"))?;
+pub fn plan(template: &str) -> Result<Plan> {
+    let template: Value = serde_norway::from_str(template).map_err(|error| anyhow!("template.yaml: {error}"))?;
     let resources = template["Resources"]
         .as_mapping()
-        .ok_or("template.yaml has no Resources")?;
+        .context("template.yaml has no Resources")?;
     let resolver = Resolver { template: &template };
     let mut plan = Plan::default();
     let mut stream_mappings = Vec::new();
     for (logical_id, resource) in resources {
-        let logical_id = logical_id.as_str().ok_or("a resource id is not a string")?;
+        let logical_id = logical_id.as_str().context("a resource id is not a string")?;
         let properties = &resource["Properties"];
         match resource["Type"].as_str() {
             Some("AWS::S3::Bucket") => {
@@ -202,9 +203,7 @@ pub fn plan(template: &str) -> Result<Plan, String> {
         plan.functions
             .iter_mut()
             .find(|candidate| candidate.logical_id == function)
-            .ok_or(format!(
-                "an event source mapping names {function}, which is not a function"
-            ))?
+            .with_context(|| format!("an event source mapping names {function}, which is not a function"))?
             .stream = Some(trigger);
     }
     Ok(plan)
@@ -216,7 +215,7 @@ struct Resolver<'a> {
 
 impl Resolver<'_> {
     /// The local physical name `Ref` gives for a resource or parameter.
-    fn reference(&self, name: &str) -> Result<String, String> {
+    fn reference(&self, name: &str) -> Result<String> {
         match name {
             "AWS::StackName" => return Ok(STACK_NAME.to_owned()),
             "AWS::AccountId" => return Ok(ACCOUNT_ID.to_owned()),
@@ -229,12 +228,12 @@ impl Resolver<'_> {
             return match &parameter["Default"] {
                 Value::String(value) => Ok(value.clone()),
                 Value::Number(value) => Ok(value.to_string()),
-                _ => Err(format!("parameter {name} has no default")),
+                _ => Err(anyhow!("parameter {name} has no default")),
             };
         }
         let resource = self.template["Resources"]
             .get(name)
-            .ok_or(format!("Ref to unknown {name}"))?;
+            .with_context(|| format!("Ref to unknown {name}"))?;
         match resource["Type"].as_str() {
             // A bucket with a BucketName has that name; everything else is named after its id.
             Some("AWS::S3::Bucket") if !resource["Properties"]["BucketName"].is_null() => {
@@ -245,7 +244,7 @@ impl Resolver<'_> {
     }
 
     /// `Fn::GetAtt` for the attributes the template uses.
-    fn attribute(&self, name: &str, attribute: &str) -> Result<String, String> {
+    fn attribute(&self, name: &str, attribute: &str) -> Result<String> {
         let local = self.reference(name)?;
         Ok(match attribute {
             "Arn" if self.type_of(name) == Some("AWS::SQS::Queue") => {
@@ -262,7 +261,7 @@ impl Resolver<'_> {
     }
 
     /// A property's value with CloudFormation's short-form functions resolved.
-    fn string(&self, value: &Value) -> Result<String, String> {
+    fn string(&self, value: &Value) -> Result<String> {
         match value {
             Value::String(text) => Ok(text.clone()),
             Value::Number(number) => Ok(number.to_string()),
@@ -271,27 +270,27 @@ impl Resolver<'_> {
                 let tag = tagged.tag.to_string();
                 let inner = &tagged.value;
                 match tag.trim_start_matches('!') {
-                    "Ref" => self.reference(inner.as_str().ok_or("!Ref takes a name")?),
+                    "Ref" => self.reference(inner.as_str().context("!Ref takes a name")?),
                     "GetAtt" => {
-                        let text = inner.as_str().ok_or("!GetAtt takes Name.Attribute")?;
-                        let (name, attribute) = text.split_once('.').ok_or("!GetAtt takes Name.Attribute")?;
+                        let text = inner.as_str().context("!GetAtt takes Name.Attribute")?;
+                        let (name, attribute) = text.split_once('.').context("!GetAtt takes Name.Attribute")?;
                         self.attribute(name, attribute)
                     }
-                    "Sub" => self.substitute(inner.as_str().ok_or("!Sub with a variable map is not used here")?),
+                    "Sub" => self.substitute(inner.as_str().context("!Sub with a variable map is not used here")?),
                     "Join" => {
-                        let parts = inner.as_sequence().ok_or("!Join takes [delimiter, list]")?;
+                        let parts = inner.as_sequence().context("!Join takes [delimiter, list]")?;
                         let delimiter = parts.first().and_then(Value::as_str).unwrap_or_default();
-                        let list = self.list(parts.get(1).ok_or("!Join takes [delimiter, list]")?)?;
+                        let list = self.list(parts.get(1).context("!Join takes [delimiter, list]")?)?;
                         Ok(list.join(delimiter))
                     }
-                    other => Err(format!("!{other} is not supported locally")),
+                    other => Err(anyhow!("!{other} is not supported locally")),
                 }
             }
-            other => Err(format!("cannot read {other:?} as a string")),
+            other => Err(anyhow!("cannot read {other:?} as a string")),
         }
     }
 
-    fn list(&self, value: &Value) -> Result<Vec<String>, String> {
+    fn list(&self, value: &Value) -> Result<Vec<String>> {
         match value {
             Value::Sequence(items) => items.iter().map(|item| self.string(item)).collect(),
             // A CommaDelimitedList parameter.
@@ -299,12 +298,15 @@ impl Resolver<'_> {
         }
     }
 
-    fn substitute(&self, text: &str) -> Result<String, String> {
+    fn substitute(&self, text: &str) -> Result<String> {
         let mut out = String::new();
         let mut rest = text;
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
-            let end = rest[start..].find('}').ok_or(format!("unclosed ${{ in {text}"))? + start;
+            let end = rest[start..]
+                .find('}')
+                .with_context(|| format!("unclosed ${{ in {text}"))?
+                + start;
             let name = &rest[start + 2..end];
             out.push_str(&match name.split_once('.') {
                 Some((resource, attribute)) if !name.starts_with("AWS::") => self.attribute(resource, attribute)?,
@@ -317,30 +319,30 @@ impl Resolver<'_> {
     }
 
     /// The binary of the function a `!GetAtt Function.Arn` names.
-    fn function_of(&self, value: &Value) -> Result<String, String> {
+    fn function_of(&self, value: &Value) -> Result<String> {
         let Value::Tagged(tagged) = value else {
-            return Err("a notification's Function must be !GetAtt".to_owned());
+            return Err(anyhow!("a notification's Function must be !GetAtt"));
         };
         let name = tagged
             .value
             .as_str()
             .and_then(|text| text.split('.').next())
-            .ok_or("!GetAtt Function.Arn")?;
+            .context("!GetAtt Function.Arn")?;
         self.template["Resources"][name]["Metadata"]["BuildProperties"]["Binary"]
             .as_str()
             .map(str::to_owned)
-            .ok_or(format!("{name} has no BuildProperties.Binary"))
+            .with_context(|| format!("{name} has no BuildProperties.Binary"))
     }
 
-    fn function(&self, logical_id: &str, resource: &Value) -> Result<Function, String> {
+    fn function(&self, logical_id: &str, resource: &Value) -> Result<Function> {
         let properties = &resource["Properties"];
         let binary = resource["Metadata"]["BuildProperties"]["Binary"]
             .as_str()
-            .ok_or(format!("{logical_id} has no BuildProperties.Binary"))?
+            .with_context(|| format!("{logical_id} has no BuildProperties.Binary"))?
             .to_owned();
         let code_uri = properties["CodeUri"]
             .as_str()
-            .ok_or(format!("{logical_id} has no CodeUri"))?
+            .with_context(|| format!("{logical_id} has no CodeUri"))?
             .to_owned();
         let mut environment = BTreeMap::new();
         if let Some(variables) = properties["Environment"]["Variables"].as_mapping() {
@@ -367,7 +369,7 @@ impl Resolver<'_> {
                 // Served through each function's own function URL locally.
                 Some("HttpApi" | "Api") => {}
                 other => {
-                    return Err(format!(
+                    return Err(anyhow!(
                         "{logical_id}: event {:?} of type {other:?} is not wired by the local run",
                         name.as_str().unwrap_or_default()
                     ))
@@ -392,7 +394,7 @@ impl Resolver<'_> {
     }
 
     /// The queue an `OnFailure` destination names, if any.
-    fn queue_of(&self, destination: &Value) -> Result<Option<String>, String> {
+    fn queue_of(&self, destination: &Value) -> Result<Option<String>> {
         match &destination["Destination"] {
             Value::Null => Ok(None),
             arn => Ok(self.string(arn)?.rsplit(':').next().map(str::to_owned)),
@@ -401,7 +403,7 @@ impl Resolver<'_> {
 
     /// A stream trigger's settings, from a SAM `DynamoDB` event's properties or an
     /// `AWS::Lambda::EventSourceMapping`'s (they share these names); `stream` is its stream ARN.
-    fn stream_trigger(&self, properties: &Value, stream: &Value) -> Result<StreamTrigger, String> {
+    fn stream_trigger(&self, properties: &Value, stream: &Value) -> Result<StreamTrigger> {
         let arn = self.string(stream)?;
         Ok(StreamTrigger {
             table: arn.trim_end_matches(".StreamArn").to_owned(),
@@ -436,7 +438,8 @@ mod tests {
         let queued = plan(&function(
             "        Jobs:\n          Type: SQS\n          Properties:\n            Queue: arn\n",
         ))
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(
             queued.contains("\"Jobs\" of type Some(\"SQS\") is not wired"),
             "{queued}"

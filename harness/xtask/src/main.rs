@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::{anyhow, Result};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -80,7 +81,7 @@ enum Task {
     },
 }
 
-async fn run(task: Task) -> Result<(), String> {
+async fn run(task: Task) -> Result<()> {
     let root = support::repo_root();
     match task {
         Task::Local { keep } => local_run::run(local_run::Mode::Story { keep }).await,
@@ -112,14 +113,14 @@ async fn main() -> ExitCode {
     };
     let outcome = tokio::select! {
         outcome = run(cli.command) => outcome,
-        _ = tokio::signal::ctrl_c() => Err("interrupted".to_owned()),
-        _ = terminated => Err("terminated".to_owned()),
+        _ = tokio::signal::ctrl_c() => Err(anyhow!("interrupted")),
+        _ = terminated => Err(anyhow!("terminated")),
     };
     // Returning drops the emulator and every process started, which stops them.
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("\nerror: {error}");
+            eprintln!("\nerror: {error:#}");
             ExitCode::FAILURE
         }
     }
