@@ -4,12 +4,13 @@
 //!
 //! This file routes a request and shapes every response (errors, CORS, metrics); each group of
 //! routes has its own file: `uploads.rs` (`POST /uploads`), `objects.rs` (`GET /objects...`),
-//! `stats.rs` (`GET /stats...`), and `pages.rs` for the paging both listings share; `GET /`
-//! serves the catalog's web page (`web_page.rs`).
+//! `stats.rs` (`GET /stats...`), and `pages.rs` for the paging both listings share; `routes.rs`
+//! matches a path to its route; `GET /` serves the catalog's web page (`web_page.rs`).
 
 mod conversion;
 mod objects;
 mod pages;
+mod routes;
 mod stats;
 mod uploads;
 mod web_page;
@@ -20,15 +21,15 @@ use std::time::{Duration, Instant};
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use lambda_http::http::header::{HeaderValue, ALLOW, CONTENT_TYPE, ORIGIN, RETRY_AFTER, VARY};
 use lambda_http::http::{Method, StatusCode};
-use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
-use percent_encoding::percent_decode_str;
 use serde::Serialize;
 use serde_json::json;
 use shared::problem::Problem;
 
 pub use conversion::{run_answering_unusable_events, usable_event, UsableEventsLayer, UNUSABLE_EVENT_HEADER};
 pub use objects::ObjectPage;
+pub use routes::Route;
+use routes::{decode_path, path_without_stage};
 pub use stats::StatsPage;
 pub use uploads::{validate_upload_key, UploadRequest, UploadUrl, MAX_BODY_BYTES};
 
@@ -182,60 +183,6 @@ impl Failure {
 /// What a route's handler returns.
 type Answer = Result<Response<Body>, Failure>;
 
-/// The routes this API answers: the same as the `HttpApi` events in `template.yaml`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    /// The web page.
-    Page,
-    Health,
-    CreateUpload,
-    ListObjects,
-    /// The key, still percent-encoded.
-    GetObject(String),
-    ListStats,
-    /// The folder, still percent-encoded.
-    GetStats(String),
-}
-
-impl Route {
-    /// The route `path` names, if any.
-    pub fn of(path: &str) -> Option<Route> {
-        match path {
-            "/" => Some(Route::Page),
-            "/health" => Some(Route::Health),
-            "/uploads" => Some(Route::CreateUpload),
-            "/objects" => Some(Route::ListObjects),
-            "/stats" => Some(Route::ListStats),
-            _ => match path.strip_prefix('/')?.split_once('/')? {
-                ("objects", key) if !key.is_empty() => Some(Route::GetObject(key.to_owned())),
-                ("stats", folder) if !folder.is_empty() => Some(Route::GetStats(folder.to_owned())),
-                _ => None,
-            },
-        }
-    }
-
-    /// The one method the route answers.
-    pub fn method(&self) -> &'static str {
-        match self {
-            Route::CreateUpload => "POST",
-            _ => "GET",
-        }
-    }
-
-    /// The route as API Gateway's route table names it: the `route` dimension of the metrics.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Route::Page => "GET /",
-            Route::Health => "GET /health",
-            Route::CreateUpload => "POST /uploads",
-            Route::ListObjects => "GET /objects",
-            Route::GetObject(_) => "GET /objects/{key+}",
-            Route::ListStats => "GET /stats",
-            Route::GetStats(_) => "GET /stats/{folder+}",
-        }
-    }
-}
-
 /// Answers one HTTP request.
 pub async fn function_handler(deps: &Deps, request: Request) -> Result<Response<Body>, Infallible> {
     let started = Instant::now();
@@ -340,31 +287,6 @@ fn emit_metrics(request: &Request, route: Option<&Route>, response: &Response<Bo
     metrics.emit();
 }
 
-/// The path the client asked for. API Gateway's REST APIs (and named stages of HTTP APIs) put the
-/// stage first (`/prod/objects`); the routes don't include it.
-fn path_without_stage(request: &Request) -> String {
-    let path = request.uri().path();
-    let stage = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV1(context)) => context.stage.clone(),
-        Some(RequestContext::ApiGatewayV2(context)) => context.stage.clone(),
-        _ => None,
-    };
-    match stage.filter(|stage| stage != "$default") {
-        Some(stage) => match path.strip_prefix(&format!("/{stage}")) {
-            Some(rest) if rest.starts_with('/') => rest.to_owned(),
-            _ => path.to_owned(),
-        },
-        None => path.to_owned(),
-    }
-}
-
-fn decode_path(encoded: &str) -> Result<String, Failure> {
-    percent_decode_str(encoded)
-        .decode_utf8()
-        .map(|decoded| decoded.into_owned())
-        .map_err(|_| Failure::bad_request("The path is not valid UTF-8 once percent-decoded."))
-}
-
 /// A folder the tables can be asked about: DynamoDB refuses an empty or oversized key.
 pub(crate) fn check_folder(folder: &str) -> Result<(), Failure> {
     if folder.is_empty() || folder.len() > MAX_FOLDER_BYTES {
@@ -430,28 +352,6 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-
-    #[test]
-    fn paths_name_their_route_and_its_one_method() {
-        assert_eq!(Route::of("/health"), Some(Route::Health));
-        assert_eq!(Route::of("/"), Some(Route::Page));
-        assert_eq!(
-            Route::of("/objects/uploads/a%20b.txt"),
-            Some(Route::GetObject("uploads/a%20b.txt".to_owned()))
-        );
-        assert_eq!(
-            Route::of("/stats/uploads/"),
-            Some(Route::GetStats("uploads/".to_owned()))
-        );
-        assert_eq!(Route::of("/uploads").map(|route| route.method()), Some("POST"));
-        assert_eq!(
-            Route::of("/objects/x").map(|route| route.name()),
-            Some("GET /objects/{key+}")
-        );
-        for unknown in ["", "/objects/", "/stats/", "/nothing", "objects/x", "/health/x"] {
-            assert_eq!(Route::of(unknown), None, "{unknown:?}");
-        }
-    }
 
     #[test]
     fn config_reads_origins_and_expiry() {
