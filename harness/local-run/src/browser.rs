@@ -1,16 +1,17 @@
 //! `cargo xtask browser [--screenshot FILE]`: the catalog's web page in a real browser.
 //!
-//! Headless Chromium, driven by chromedriver over the WebDriver protocol (plain JSON over HTTP,
-//! so no browser library is needed), loads the page the HTTP function serves at `GET /` and does
-//! what a person would: uploads a file whose name has a space and a `+` through the file picker,
-//! sees it indexed with its size and SHA-256, sees its folder's statistics change, opens it, then
-//! causes an error and sees it explained. Every step is checked against the catalog itself.
+//! Headless Chromium, driven by chromedriver over the WebDriver protocol (through the
+//! `fantoccini` client), loads the page the HTTP function serves at `GET /` and does what a
+//! person would: uploads a file whose name has a space and a `+` through the file picker, sees it
+//! indexed with its size and SHA-256, sees its folder's statistics change, opens it, then causes
+//! an error and sees it explained. Every step is checked against the catalog itself.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
@@ -67,9 +68,9 @@ impl Drop for Driver {
     }
 }
 
-/// One browser session.
+/// One browser session, through the `fantoccini` WebDriver client.
 struct Browser {
-    session: String,
+    client: Client,
 }
 
 impl Browser {
@@ -85,35 +86,39 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let chromium = find("chromium")?;
-        let capabilities = json!({"capabilities": {"alwaysMatch": {
+        let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
                 "binary": chromium,
                 // A phone-sized window would hide the wide columns; this is a laptop's.
                 "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1200,1500"]
             }
-        }}});
-        let session = command(&driver.url, "POST", "/session", &capabilities).await?;
-        let session = session["sessionId"]
-            .as_str()
-            .with_context(|| format!("chromedriver opened no session: {session}"))?;
-        Ok(Browser {
-            session: format!("{}/session/{session}", driver.url),
-        })
-    }
-
-    async fn call(&self, method: &str, path: &str, body: &Value) -> Result<Value> {
-        command(&self.session, method, path, body).await
+        });
+        let Value::Object(capabilities) = capabilities else {
+            return Err(anyhow!("the capabilities are not a JSON object"));
+        };
+        // Plain HTTP: chromedriver is on loopback.
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&driver.url)
+            .await
+            .context("chromedriver opened no session")?;
+        Ok(Browser { client })
     }
 
     async fn go(&self, url: &str) -> Result<()> {
-        self.call("POST", "/url", &json!({ "url": url })).await.map(drop)
+        self.client
+            .goto(url)
+            .await
+            .with_context(|| format!("WebDriver: opening {url}"))
     }
 
     /// Runs `script` in the page and returns what it returns.
-    async fn script(&self, script: &str, args: Value) -> Result<Value> {
-        self.call("POST", "/execute/sync", &json!({"script": script, "args": args}))
+    async fn script(&self, script: &str, args: Vec<Value>) -> Result<Value> {
+        self.client
+            .execute(script, args)
             .await
+            .context("WebDriver: running a script in the page")
     }
 
     /// The text of the first element matching `selector`, as a person sees it.
@@ -121,7 +126,7 @@ impl Browser {
         let text = self
             .script(
                 "const element = document.querySelector(arguments[0]); return element ? element.innerText : null;",
-                json!([selector]),
+                vec![json!(selector)],
             )
             .await?;
         Ok(text.as_str().unwrap_or_default().to_owned())
@@ -145,71 +150,38 @@ impl Browser {
         }
     }
 
-    /// The WebDriver id of the first element matching `selector`.
-    async fn element(&self, selector: &str) -> Result<String> {
-        let found = self
-            .call("POST", "/element", &json!({"using": "css selector", "value": selector}))
-            .await?;
-        found
-            .as_object()
-            .and_then(|element| element.values().next())
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .with_context(|| format!("no element {selector} on the page"))
-    }
-
     /// Types `text` into the element, as a person would (into a file input: a file's path, which
     /// is how a file is chosen without the picker's dialog).
     async fn type_into(&self, selector: &str, text: &str, clear_first: bool) -> Result<()> {
-        let element = self.element(selector).await?;
-        if clear_first {
-            self.call("POST", &format!("/element/{element}/clear"), &json!({}))
-                .await?;
-        }
-        self.call("POST", &format!("/element/{element}/value"), &json!({ "text": text }))
+        let element = self
+            .client
+            .find(Locator::Css(selector))
             .await
-            .map(drop)
+            .with_context(|| format!("no element {selector} on the page"))?;
+        if clear_first {
+            element
+                .clear()
+                .await
+                .with_context(|| format!("WebDriver: clearing {selector}"))?;
+        }
+        element
+            .send_keys(text)
+            .await
+            .with_context(|| format!("WebDriver: typing into {selector}"))
     }
 
     async fn screenshot(&self, file: &Path) -> Result<()> {
-        let png = self.call("GET", "/screenshot", &Value::Null).await?;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(png.as_str().unwrap_or_default())
-            .map_err(|error| anyhow!("the screenshot is not base64: {error}"))?;
+        let png = self.client.screenshot().await.context("WebDriver: the screenshot")?;
         if let Some(folder) = file.parent() {
             std::fs::create_dir_all(folder).map_err(|error| anyhow!("{}: {error}", folder.display()))?;
         }
         std::fs::write(file, png).map_err(|error| anyhow!("{}: {error}", file.display()))
     }
 
-    async fn close(&self) {
-        let _ = command(&self.session, "DELETE", "", &Value::Null).await;
+    /// Ends the session, which closes the browser; chromedriver itself stops with [`Driver`].
+    async fn close(self) {
+        let _ = self.client.close().await;
     }
-}
-
-/// One WebDriver command; its `value`, or the error chromedriver gave.
-async fn command(base: &str, method: &str, path: &str, body: &Value) -> Result<Value> {
-    let body = if body.is_null() {
-        Vec::new()
-    } else {
-        body.to_string().into_bytes()
-    };
-    let answer = http::send(
-        method,
-        &format!("{base}{path}"),
-        &[("content-type", "application/json")],
-        body,
-    )
-    .await?;
-    let answer_json: Value = serde_json::from_str(&answer.body).unwrap_or(Value::Null);
-    if answer.status != 200 {
-        return Err(anyhow!(
-            "WebDriver {method} {path}: {} {}",
-            answer.status,
-            answer_json["value"]["message"].as_str().unwrap_or(&answer.body)
-        ));
-    }
-    Ok(answer_json["value"].clone())
 }
 
 /// The browser test against the running application; `page` is the page's address.
@@ -284,7 +256,7 @@ async fn walk(browser: &Browser, page: &str, prefix: &str, root: &Path, screensh
     browser
         .script(
             "[...document.querySelectorAll('#objects tbody button')].find(b => b.textContent === arguments[0]).click();",
-            json!([FILE_NAME]),
+            vec![json!(FILE_NAME)],
         )
         .await?;
     let details = browser

@@ -3,9 +3,11 @@
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
 use serde_json::Value;
 use testkit::free_port;
 
@@ -115,8 +117,11 @@ impl FunctionRuntime {
 
 impl Drop for FunctionRuntime {
     fn drop(&mut self) {
-        let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["--", &group]).status();
+        // The whole group, as `kill -- -<pid>` would: `Child::kill` would stop cargo-lambda alone
+        // and leave the function it started running. Its group id is its pid (`process_group(0)`).
+        if let Ok(group) = i32::try_from(self.child.id()) {
+            let _ = killpg(Pid::from_raw(group), Signal::SIGTERM);
+        }
         let _ = self.child.wait();
     }
 }
