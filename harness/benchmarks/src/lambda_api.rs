@@ -2,7 +2,7 @@
 //! Python alike: the process asks for work (`GET .../invocation/next`), we hand it an event and
 //! time how long it takes to post the answer (`POST .../invocation/{id}/response` or `/error`).
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use std::convert::Infallible;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -167,17 +167,28 @@ fn status(code: StatusCode) -> Response<Full<Bytes>> {
     response
 }
 
-/// Peak and current resident memory of a process, in bytes, from `/proc/<pid>/status`.
+/// Peak and current resident memory of a process, in bytes: `VmHWM` and `VmRSS` of
+/// `/proc/<pid>/status`, which the kernel gives in KiB.
 pub fn memory_of(pid: u32) -> Result<(u64, u64)> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|error| anyhow!("reading /proc/{pid}: {error}"))?;
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .map(|kib| kib * 1024)
-            .with_context(|| format!("/proc/{pid}/status has no {name}"))
+    let id = i32::try_from(pid).map_err(|error| anyhow!("pid {pid}: {error}"))?;
+    let status = procfs::process::Process::new(id)
+        .and_then(|process| process.status())
+        .map_err(|error| anyhow!("reading /proc/{pid}/status: {error}"))?;
+    let bytes = |kib: Option<u64>, name: &str| {
+        kib.map(|kib| kib * 1024)
+            .ok_or_else(|| anyhow!("/proc/{pid}/status has no {name}"))
     };
-    Ok((field("VmHWM:")?, field("VmRSS:")?))
+    Ok((bytes(status.vmhwm, "VmHWM")?, bytes(status.vmrss, "VmRSS")?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_has_memory() -> Result<()> {
+        let (peak, current) = memory_of(std::process::id())?;
+        assert!(peak >= current && current > 0, "peak {peak}, current {current}");
+        Ok(())
+    }
 }
