@@ -1,207 +1,290 @@
 //! A crate's `Cargo.toml` without workspace inheritance: every `x.workspace = true` replaced by
 //! what the workspace's root manifest says, so the copy builds with no workspace around it.
 //!
-//! The manifests here are written one setting per line, and so are the workspace's tables
-//! (`[workspace.package]`, `[workspace.dependencies]`, `[workspace.lints.*]`); this reads them line
-//! by line rather than with a TOML library, which would drop the comments the copy should keep.
+//! The manifests are edited in place with `toml_edit` rather than rebuilt: the copy keeps the
+//! crate's own comments and layout, and the workspace's comments come along with what they explain
+//! (the lints, the release profile's measured choices).
 
-use anyhow::{Context, Result};
-use std::collections::BTreeMap;
+use anyhow::{anyhow, Context, Result};
+use toml_edit::{Array, DocumentMut, InlineTable, Item, RawString, Table, TableLike, Value};
+
+/// Where a manifest declares dependencies, at its top level and under each `[target.'cfg(...)']`.
+const DEPENDENCY_TABLES: [&str; 3] = ["dependencies", "dev-dependencies", "build-dependencies"];
 
 /// What a member inherits, read from the workspace's root `Cargo.toml`.
 pub struct Workspace {
-    package: BTreeMap<String, String>,
-    dependencies: BTreeMap<String, String>,
-    /// `[workspace.lints.rust]` and the like, as `[lints.rust]` sections.
-    lints: String,
-    /// `[profile.*]` sections with the comments above them: they only count in the root manifest.
-    pub profiles: String,
+    package: Item,
+    dependencies: Item,
+    /// `[workspace.lints.*]`, each table with the comments above it.
+    lints: Option<Table>,
+    /// `[profile.*]`: cargo reads them from the root manifest only, so the copy's root carries them.
+    profiles: Option<Table>,
 }
 
 impl Workspace {
-    pub fn read(root_manifest: &str) -> Workspace {
-        let mut workspace = Workspace {
-            package: BTreeMap::new(),
-            dependencies: BTreeMap::new(),
-            lints: String::new(),
-            profiles: String::new(),
-        };
-        let mut comments = String::new();
-        let mut section = String::new();
-        for line in root_manifest.lines() {
-            let trimmed = line.trim();
-            if trimmed.starts_with('[') {
-                section = trimmed.trim_matches(['[', ']']).to_owned();
-                if let Some(kind) = section.strip_prefix("workspace.lints.") {
-                    workspace.lints.push_str(&format!("[lints.{kind}]\n"));
-                } else if section.starts_with("profile.") {
-                    workspace.profiles.push_str(&comments);
-                    workspace.profiles.push_str(line);
-                    workspace.profiles.push('\n');
-                }
-                comments.clear();
-                continue;
-            }
-            if section.starts_with("profile.") {
-                workspace.profiles.push_str(line);
-                workspace.profiles.push('\n');
-                continue;
-            }
-            if trimmed.starts_with('#') || trimmed.is_empty() {
-                comments.push_str(line);
-                comments.push('\n');
-                continue;
-            }
-            comments.clear();
-            let Some((key, value)) = trimmed.split_once('=') else {
-                continue;
-            };
-            let (key, value) = (key.trim().to_owned(), value.trim().to_owned());
-            match section.as_str() {
-                "workspace.package" => _ = workspace.package.insert(key, value),
-                "workspace.dependencies" => _ = workspace.dependencies.insert(key, value),
-                lints if lints.starts_with("workspace.lints.") => {
-                    workspace.lints.push_str(&format!("{key} = {value}\n"));
-                }
-                _ => {}
-            }
-        }
-        workspace.profiles = workspace.profiles.trim().to_owned();
-        workspace
+    pub fn read(root_manifest: &str) -> Result<Workspace> {
+        let root = parse(root_manifest)?;
+        let workspace = root
+            .get("workspace")
+            .context("the root Cargo.toml has no [workspace]")?;
+        Ok(Workspace {
+            package: workspace.get("package").cloned().unwrap_or_default(),
+            dependencies: workspace.get("dependencies").cloned().unwrap_or_default(),
+            lints: workspace.get("lints").and_then(Item::as_table).cloned(),
+            profiles: root.get("profile").and_then(Item::as_table).cloned(),
+        })
     }
 
     /// `manifest` with every inherited setting spelled out. `path_of` gives, for a dependency the
     /// workspace declares by `path`, where it is relative to this manifest in the copy.
     pub fn standalone(&self, manifest: &str, path_of: impl Fn(&str) -> String) -> Result<String> {
-        let mut out = String::new();
-        let mut section = String::new();
-        for line in manifest.lines() {
-            let trimmed = line.trim();
-            if trimmed.starts_with('[') {
-                section = trimmed.trim_matches(['[', ']']).to_owned();
-                if section != "lints" {
-                    out.push_str(line);
-                    out.push('\n');
-                }
-                continue;
-            }
-            let Some((key, value)) = trimmed.split_once('=').filter(|_| !trimmed.starts_with('#')) else {
-                out.push_str(line);
-                out.push('\n');
-                continue;
-            };
-            let (key, value) = (key.trim(), value.trim());
-            let inherited = |name: &str, table: &BTreeMap<String, String>| {
-                table
+        Ok(self.spelled_out(parse(manifest)?, &path_of)?.to_string())
+    }
+
+    /// The manifest at the copy's root: standalone, the root of a workspace of `members` (so the
+    /// libraries beside it build into one target/ folder), with the workspace's profiles.
+    pub fn standalone_root(&self, manifest: &str, members: &[&str]) -> Result<String> {
+        let mut document = self.spelled_out(parse(manifest)?, &|library: &str| library.to_owned())?;
+        // toml_edit prints tables in the order of their positions: these go after the crate's own.
+        let next = last_position(&document) + 1;
+        let mut workspace = Table::new();
+        workspace
+            .decor_mut()
+            .set_prefix("\n# The libraries beside this crate, built with it into one target/ folder.\n");
+        workspace.insert("members", toml_edit::value(members.iter().copied().collect::<Array>()));
+        workspace.set_position(Some(next));
+        document.insert("workspace", Item::Table(workspace));
+        if let Some(profiles) = &self.profiles {
+            let mut profiles = profiles.clone();
+            each_table(&mut profiles, &mut |table| {
+                table.set_position(table.position().map(|position| position + next + 1));
+            });
+            document.insert("profile", Item::Table(profiles));
+        }
+        Ok(document.to_string())
+    }
+
+    fn spelled_out(&self, mut document: DocumentMut, path_of: &dyn Fn(&str) -> String) -> Result<DocumentMut> {
+        if let Some(package) = document.get_mut("package").and_then(Item::as_table_like_mut) {
+            spell_out(package, |name, _| {
+                self.package
                     .get(name)
+                    .and_then(Item::as_value)
                     .cloned()
                     .with_context(|| format!("`{name}` is not in the workspace's Cargo.toml"))
-            };
-            match (section.as_str(), key.strip_suffix(".workspace")) {
-                ("lints", _) if key == "workspace" => out.push_str(&self.lints.replace("\n[", "\n\n[")),
-                ("package", Some(name)) => out.push_str(&format!("{name} = {}\n", inherited(name, &self.package)?)),
-                (dependencies, Some(name)) if dependencies.ends_with("dependencies") => {
-                    let spec = self.dependency(name, &inherited(name, &self.dependencies)?, &path_of);
-                    out.push_str(&format!("{name} = {}\n", render(&spec)));
-                }
-                (dependencies, None) if dependencies.ends_with("dependencies") && value.starts_with('{') => {
-                    let mut own = parse_inline_table(value);
-                    let inherits = own.iter().any(|(key, _)| key == "workspace");
-                    own.retain(|(key, _)| key != "workspace");
-                    if inherits {
-                        let mut spec = self.dependency(key, &inherited(key, &self.dependencies)?, &path_of);
-                        merge(&mut spec, own);
-                        out.push_str(&format!("{key} = {}\n", render(&spec)));
-                    } else {
-                        out.push_str(line);
-                        out.push('\n');
-                    }
-                }
-                _ => {
-                    out.push_str(line);
-                    out.push('\n');
-                }
-            }
+            })?;
         }
-        Ok(out)
-    }
-
-    fn dependency(&self, name: &str, spec: &str, path_of: &impl Fn(&str) -> String) -> Vec<(String, String)> {
-        let mut table = if spec.starts_with('{') {
-            parse_inline_table(spec)
-        } else {
-            vec![("version".to_owned(), spec.to_owned())]
+        for table in dependency_tables(&mut document) {
+            spell_out(table, |name, own| self.dependency(name, own, path_of))?;
+        }
+        let inherited_lints = match document.get("lints") {
+            Some(Item::Table(lints)) if inherits(lints) => Some((lints.position(), lints.decor().clone())),
+            Some(lints) if lints.as_table_like().is_some_and(inherits) => Some((None, Default::default())),
+            _ => None,
         };
-        for (key, value) in &mut table {
-            if key == "path" {
-                *value = format!("{:?}", path_of(name));
+        if let Some((position, decor)) = inherited_lints {
+            let mut lints = self
+                .lints
+                .clone()
+                .context("the crate inherits lints the workspace's Cargo.toml does not set")?;
+            lints.set_implicit(true);
+            each_table(&mut lints, &mut |table| table.set_position(position));
+            // The comments above the crate's `[lints]` go above the first of the tables it becomes.
+            if let Some(first) = lints.iter_mut().find_map(|(_, item)| item.as_table_mut()) {
+                *first.decor_mut() = decor;
             }
+            document.insert("lints", Item::Table(lints));
         }
-        table
+        Ok(document)
     }
-}
 
-/// Adds a member's own keys to the workspace's: features are added to the workspace's list (as
-/// cargo does), anything else is the member's.
-fn merge(spec: &mut Vec<(String, String)>, own: Vec<(String, String)>) {
-    for (key, value) in own {
-        match spec.iter_mut().find(|(existing, _)| *existing == key) {
-            Some((_, existing)) if key == "features" => {
-                let mut features = split_top_level(existing.trim_matches(['[', ']']));
-                for feature in split_top_level(value.trim_matches(['[', ']'])) {
-                    if !features.contains(&feature) {
-                        features.push(feature);
+    /// What the workspace declares for dependency `name`, with the member's `own` keys added:
+    /// features are added to the workspace's list (as cargo does), anything else is the member's.
+    fn dependency(&self, name: &str, own: &dyn TableLike, path_of: &dyn Fn(&str) -> String) -> Result<Value> {
+        let declared = self
+            .dependencies
+            .get(name)
+            .cloned()
+            .with_context(|| format!("`{name}` is not in the workspace's Cargo.toml"))?
+            .into_value()
+            .map_err(|_| anyhow!("the workspace's `{name}` is not a dependency"))?;
+        let mut spec = match declared {
+            Value::InlineTable(spec) => spec,
+            version => InlineTable::from_iter([("version", version)]),
+        };
+        if let Some(path) = spec.get_mut("path") {
+            *path = Value::from(path_of(name));
+        }
+        for (key, item) in own.iter().filter(|(key, _)| *key != "workspace") {
+            let value = item
+                .as_value()
+                .with_context(|| format!("`{name}.{key}` is not a value"))?;
+            match (spec.get_mut(key), value.as_array()) {
+                (Some(Value::Array(features)), Some(more)) if key == "features" => {
+                    for feature in more {
+                        if !features.iter().any(|existing| existing.as_str() == feature.as_str()) {
+                            let mut feature = feature.clone();
+                            // Spaced as the list it joins, not as the one it comes from.
+                            feature.decor_mut().clear();
+                            features.push(feature);
+                        }
                     }
                 }
-                *existing = format!("[{}]", features.join(", "));
+                _ => _ = spec.insert(key, value.clone()),
             }
-            Some((_, existing)) => *existing = value,
-            None => spec.push((key, value)),
+        }
+        match spec.get("version") {
+            Some(version) if spec.len() == 1 => Ok(version.clone()),
+            _ => {
+                spec.fmt();
+                Ok(Value::InlineTable(spec))
+            }
         }
     }
 }
 
-fn render(spec: &[(String, String)]) -> String {
-    match spec {
-        [(key, version)] if key == "version" => version.clone(),
-        _ => {
-            let pairs: Vec<String> = spec.iter().map(|(key, value)| format!("{key} = {value}")).collect();
-            format!("{{ {} }}", pairs.join(", "))
+/// Whether the crate's `Cargo.toml` declares `library` as a dependency of any kind.
+pub fn depends_on(manifest: &str, library: &str) -> Result<bool> {
+    let mut document = parse(manifest)?;
+    Ok(dependency_tables(&mut document)
+        .iter()
+        .any(|table| table.contains_key(library)))
+}
+
+/// `[package]`'s `description`, or nothing when it has none of its own.
+pub fn description(manifest: &str) -> Result<String> {
+    let document = parse(manifest)?;
+    Ok(document
+        .get("package")
+        .and_then(|package| package.get("description"))
+        .and_then(Item::as_str)
+        .unwrap_or_default()
+        .to_owned())
+}
+
+/// `manifest` without its dev-dependencies, for a library copied without its tests.
+pub fn without_dev_dependencies(manifest: &str) -> Result<String> {
+    let mut document = parse(manifest)?;
+    document.remove("dev-dependencies");
+    if let Some(targets) = document.get_mut("target").and_then(Item::as_table_like_mut) {
+        for (_, target) in targets.iter_mut() {
+            if let Some(target) = target.as_table_like_mut() {
+                target.remove("dev-dependencies");
+            }
         }
+    }
+    Ok(document.to_string())
+}
+
+fn parse(manifest: &str) -> Result<DocumentMut> {
+    manifest.parse().context("not a valid Cargo.toml")
+}
+
+fn inherits(table: &dyn TableLike) -> bool {
+    table.get("workspace").and_then(Item::as_bool) == Some(true)
+}
+
+/// Replaces each entry of `table` that says `workspace = true` by `resolve(its name, its keys)`,
+/// keeping the comments above it and after it on its line.
+fn spell_out(table: &mut dyn TableLike, resolve: impl Fn(&str, &dyn TableLike) -> Result<Value>) -> Result<()> {
+    for (mut key, item) in table.iter_mut() {
+        let Some(own) = item.as_table_like().filter(|own| inherits(*own)) else {
+            continue;
+        };
+        let mut value = resolve(key.get(), own)?;
+        match item {
+            // `[dependencies.x]` with `workspace = true` under it stays a table with a header.
+            Item::Table(header) if !header.is_dotted() => {
+                let mut spelled = match value {
+                    Value::InlineTable(spec) => spec.into_table(),
+                    version => Table::from_iter([("version", version)]),
+                };
+                *spelled.decor_mut() = header.decor().clone();
+                spelled.set_position(header.position());
+                *header = spelled;
+            }
+            _ => {
+                let (prefix, suffix) = line_decor(item);
+                value.decor_mut().clear();
+                if let Some(suffix) = suffix {
+                    value.decor_mut().set_suffix(suffix);
+                }
+                if let Some(prefix) = prefix {
+                    key.leaf_decor_mut().set_prefix(prefix);
+                }
+                *item = Item::Value(value);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The comments above an entry and after it on its line, where the parser put them: for
+/// `x.workspace = true` they are on `workspace` and on `true`, which the spelled-out entry lacks.
+fn line_decor(item: &Item) -> (Option<RawString>, Option<RawString>) {
+    match item {
+        Item::Table(dotted) => {
+            let prefix = dotted
+                .iter()
+                .next()
+                .and_then(|(name, _)| dotted.key(name))
+                .and_then(|key| key.leaf_decor().prefix().cloned());
+            let suffix = dotted
+                .iter()
+                .last()
+                .and_then(|(_, item)| item.as_value())
+                .and_then(|value| value.decor().suffix().cloned());
+            (prefix, suffix)
+        }
+        Item::Value(value) => (None, value.decor().suffix().cloned()),
+        _ => (None, None),
     }
 }
 
-/// `{ a = 1, b = ["x", "y"] }` as ordered pairs, values kept as written.
-fn parse_inline_table(text: &str) -> Vec<(String, String)> {
-    let inner = text.trim().trim_start_matches('{').trim_end_matches('}');
-    split_top_level(inner)
-        .into_iter()
-        .filter_map(|pair| {
-            pair.split_once('=')
-                .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
-        })
-        .collect()
-}
-
-/// Splits on the commas that are outside brackets and quotes.
-fn split_top_level(text: &str) -> Vec<String> {
-    let (mut parts, mut current, mut depth, mut quoted) = (Vec::new(), String::new(), 0, false);
-    for character in text.chars() {
-        match character {
-            '"' => quoted = !quoted,
-            '[' | '{' if !quoted => depth += 1,
-            ']' | '}' if !quoted => depth -= 1,
-            ',' if !quoted && depth == 0 => {
-                parts.push(std::mem::take(&mut current).trim().to_owned());
-                continue;
-            }
+fn dependency_tables(document: &mut Table) -> Vec<&mut dyn TableLike> {
+    let mut tables = Vec::new();
+    let mut targets = Vec::new();
+    for (key, item) in document.iter_mut() {
+        match key.get() {
+            "target" => targets.extend(item.as_table_like_mut()),
+            kind if DEPENDENCY_TABLES.contains(&kind) => tables.extend(item.as_table_like_mut()),
             _ => {}
         }
-        current.push(character);
     }
-    parts.push(current.trim().to_owned());
-    parts.retain(|part| !part.is_empty());
-    parts
+    for (_, target) in targets.into_iter().flat_map(|targets| targets.iter_mut()) {
+        for (key, item) in target
+            .as_table_like_mut()
+            .into_iter()
+            .flat_map(|target| target.iter_mut())
+        {
+            if DEPENDENCY_TABLES.contains(&key.get()) {
+                tables.extend(item.as_table_like_mut());
+            }
+        }
+    }
+    tables
+}
+
+/// The largest position of a table header in `table`: where toml_edit prints it.
+fn last_position(table: &Table) -> isize {
+    table
+        .iter()
+        .fold(table.position().unwrap_or_default(), |last, (_, item)| match item {
+            Item::Table(table) => last.max(last_position(table)),
+            Item::ArrayOfTables(tables) => tables.iter().map(last_position).fold(last, isize::max),
+            _ => last,
+        })
+}
+
+fn each_table(table: &mut Table, change: &mut impl FnMut(&mut Table)) {
+    change(table);
+    for (_, item) in table.iter_mut() {
+        match item {
+            Item::Table(table) => each_table(table, change),
+            Item::ArrayOfTables(tables) => tables.iter_mut().for_each(|table| each_table(table, change)),
+            _ => {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -243,13 +326,7 @@ other = { version = "2" }
 workspace = true
 "#;
 
-    #[test]
-    fn every_inherited_setting_is_spelled_out_and_comments_stay() {
-        let workspace = Workspace::read(ROOT);
-        let standalone = workspace.standalone(MEMBER, |name| format!("../{name}")).unwrap();
-        assert_eq!(
-            standalone,
-            r#"[package]
+    const STANDALONE: &str = r#"[package]
 name = "f"
 edition = "2021"
 
@@ -262,21 +339,57 @@ other = { version = "2" }
 
 [lints.clippy]
 unwrap_used = "deny"
-"#
-        );
+"#;
+
+    #[test]
+    fn every_inherited_setting_is_spelled_out_and_comments_stay() {
+        let workspace = Workspace::read(ROOT).unwrap();
+        let standalone = workspace.standalone(MEMBER, |name| format!("../{name}")).unwrap();
+        assert_eq!(standalone, STANDALONE);
         assert!(!standalone.contains("workspace"));
-        assert_eq!(
-            workspace.profiles,
-            "# Why this profile.\n[profile.release]\nopt-level = \"z\""
-        );
+    }
+
+    #[test]
+    fn the_root_of_the_copy_is_a_workspace_with_the_profiles_and_their_comments() {
+        let workspace = Workspace::read(ROOT).unwrap();
+        let root = workspace.standalone_root(MEMBER, &["shared"]).unwrap();
+        let expected = STANDALONE.replace("../shared", "shared")
+            + "\n# The libraries beside this crate, built with it into one target/ folder.\n\
+               [workspace]\nmembers = [\"shared\"]\n\n# Why this profile.\n[profile.release]\nopt-level = \"z\"\n";
+        assert_eq!(root, expected);
     }
 
     #[test]
     fn a_dependency_the_workspace_does_not_declare_is_an_error() {
-        let workspace = Workspace::read(ROOT);
+        let workspace = Workspace::read(ROOT).unwrap();
         let error = workspace
             .standalone("[dependencies]\nserde.workspace = true\n", |name| name.to_owned())
             .unwrap_err();
         assert!(error.to_string().contains("`serde`"), "{error}");
+    }
+
+    #[test]
+    fn dependencies_under_a_header_or_a_target_keep_their_form_and_trailing_comments() {
+        let workspace = Workspace::read(ROOT).unwrap();
+        let member = "[target.'cfg(unix)'.dev-dependencies]\nhex.workspace = true # Why hex.\n\n\
+                      [dependencies.tokio]\nworkspace = true\noptional = true\n";
+        assert_eq!(
+            workspace.standalone(member, |name| name.to_owned()).unwrap(),
+            "[target.'cfg(unix)'.dev-dependencies]\nhex = \"0.4\" # Why hex.\n\n\
+             [dependencies.tokio]\nversion = \"1\"\nfeatures = [\"macros\"]\noptional = true\n"
+        );
+    }
+
+    #[test]
+    fn a_library_copied_without_its_tests_loses_its_dev_dependencies_only() {
+        let manifest = "[package]\ndescription = \"Shared.\"\n\n[dependencies]\nhex.workspace = true\n\n\
+                        [dev-dependencies]\n# For its tests.\ntestkit.workspace = true\n\n[lints]\nworkspace = true\n";
+        assert_eq!(
+            without_dev_dependencies(manifest).unwrap(),
+            "[package]\ndescription = \"Shared.\"\n\n[dependencies]\nhex.workspace = true\n\n[lints]\nworkspace = true\n"
+        );
+        assert!(depends_on(manifest, "testkit").unwrap());
+        assert!(!depends_on(manifest, "description").unwrap());
+        assert_eq!(description(manifest).unwrap(), "Shared.");
     }
 }

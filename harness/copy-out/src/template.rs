@@ -8,14 +8,17 @@
 //! the function shares with a function left behind comes along without the wiring to it: the uploads
 //! bucket, copied with the HTTP API, loses its notifications to the put handler.
 //!
-//! The template is read as text in its own layout (sections at column 0, one entry per two-space
-//! indented name, comments just above what they explain), so the copy keeps every comment. A
-//! reference is a logical id written anywhere in an entry outside comments (`!Ref X`,
-//! `!GetAtt X.Arn`, `${X}` in a `!Sub`, `DependsOn: X`, `Condition: X`), or a resource's name when
-//! it is spelled out with `!Sub` to avoid a circular dependency (the uploads bucket's).
+//! The template is read as text in its own layout (`template_layout`), so the copy keeps every
+//! comment, and written back with the kept parts only (`template_write`). A reference is a
+//! logical id written anywhere in an entry outside comments (`!Ref X`, `!GetAtt X.Arn`, `${X}` in
+//! a `!Sub`, `DependsOn: X`, `Condition: X`), or a resource's name when it is spelled out with
+//! `!Sub` to avoid a circular dependency (the uploads bucket's).
 
 use anyhow::{anyhow, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
+
+use crate::template_layout::{parse, section_name, words, Entry};
+use crate::template_write;
 
 /// Resources that hold data or receive it: copied with a function that uses them even when another
 /// function (left behind) is wired to them; that wiring is cut out instead.
@@ -26,37 +29,6 @@ const STORAGE: [&str; 5] = [
     "AWS::SNS::Topic",
     "AWS::Logs::LogGroup",
 ];
-
-struct Section {
-    /// The section's first line and the comments above it.
-    head: Vec<String>,
-    entries: Vec<Entry>,
-}
-
-struct Entry {
-    id: String,
-    /// The comments above the entry, its name line and everything under it.
-    lines: Vec<String>,
-}
-
-impl Entry {
-    /// The entry's text without comments: what references are looked for in.
-    fn code(&self) -> String {
-        self.lines
-            .iter()
-            .map(|line| without_comment(line))
-            .collect::<Vec<_>>()
-            .join("\n")
-    }
-
-    fn property(&self, name: &str) -> Option<String> {
-        let prefix = format!("{name}:");
-        self.lines
-            .iter()
-            .map(|line| line.trim())
-            .find_map(|line| line.strip_prefix(&prefix).map(|v| v.trim().to_owned()))
-    }
-}
 
 /// The template for `function` (a logical id of an `AWS::Serverless::Function`), its code at `.`.
 pub fn for_function(template: &str, function: &str, description: &str) -> Result<String> {
@@ -138,222 +110,13 @@ pub fn for_function(template: &str, function: &str, description: &str) -> Result
             break;
         }
     }
-    let left_behind: BTreeSet<String> = by_id
-        .keys()
-        .filter(|id| !kept.contains(**id))
-        .map(|id| (*id).to_owned())
-        .collect();
-
-    let mut out: Vec<String> = Vec::new();
-    let mut kept_code = String::new();
-    let mut kept_sections: Vec<(String, Vec<String>)> = Vec::new();
-    for section in &sections {
-        let name = section_name(section);
-        let mut lines = section.head.clone();
-        match name {
-            "Description" => lines = vec![format!("Description: >-\n  {description}")],
-            "Resources" => {
-                for entry in section.entries.iter().filter(|entry| kept.contains(&entry.id)) {
-                    let mut entry_lines = cut(&entry.lines, &left_behind);
-                    if entry.id == function {
-                        for line in &mut entry_lines {
-                            if line.trim_start().starts_with("CodeUri:") {
-                                *line = "      CodeUri: .".to_owned();
-                            }
-                        }
-                    }
-                    kept_code.push_str(
-                        &entry_lines
-                            .iter()
-                            .map(|l| without_comment(l))
-                            .collect::<Vec<_>>()
-                            .join("\n"),
-                    );
-                    lines.extend(entry_lines);
-                }
-            }
-            "Outputs" => {
-                for entry in &section.entries {
-                    let refs: BTreeSet<String> = words(&entry.code())
-                        .filter(|w| by_id.contains_key(w))
-                        .map(str::to_owned)
-                        .collect();
-                    if refs.iter().all(|r| kept.contains(r)) {
-                        kept_code.push_str(&entry.code());
-                        lines.extend(entry.lines.iter().cloned());
-                    }
-                }
-            }
-            "Parameters" | "Conditions" => {}
-            _ => {
-                kept_code.push_str(&section.entries.iter().map(Entry::code).collect::<Vec<_>>().join("\n"));
-                lines.extend(section.entries.iter().flat_map(|entry| entry.lines.iter().cloned()));
-            }
-        }
-        kept_sections.push((name.to_owned(), lines));
-    }
-
-    // Conditions the kept entries use, then parameters the kept entries and conditions use.
-    let conditions = section("Conditions").map(|s| s.entries.as_slice()).unwrap_or_default();
-    let used_conditions: Vec<&Entry> = conditions
-        .iter()
-        .filter(|entry| words(&kept_code).any(|word| word == entry.id))
-        .collect();
-    for entry in &used_conditions {
-        kept_code.push_str(&entry.code());
-    }
-    let parameters = section("Parameters").map(|s| s.entries.as_slice()).unwrap_or_default();
-    let used: BTreeSet<&str> = words(&kept_code).collect();
-    for (name, mut lines) in kept_sections {
-        let entries: Vec<&Entry> = match name.as_str() {
-            "Conditions" => used_conditions.clone(),
-            "Parameters" => parameters
-                .iter()
-                .filter(|entry| used.contains(entry.id.as_str()))
-                .collect(),
-            _ => {
-                out.extend(lines);
-                continue;
-            }
-        };
-        if entries.is_empty() {
-            continue;
-        }
-        lines.extend(entries.iter().flat_map(|entry| entry.lines.iter().cloned()));
-        out.extend(lines);
-    }
-    let mut text = out.join("\n");
-    text.push('\n');
-    Ok(text)
-}
-
-/// The key of the section's line at column 0 (`Resources` for `Resources:`).
-fn section_name(section: &Section) -> &str {
-    section
-        .head
-        .iter()
-        .find(|line| !line.is_empty() && !line.starts_with([' ', '#']))
-        .and_then(|line| line.split(':').next())
-        .unwrap_or_default()
-}
-
-/// Sections at column 0; entries at two spaces; blank and comment lines go with what follows.
-fn parse(template: &str) -> Vec<Section> {
-    let mut sections: Vec<Section> = Vec::new();
-    let mut pending: Vec<String> = Vec::new();
-    for line in template.lines() {
-        let trimmed = line.trim_start();
-        let indent = line.len() - trimmed.len();
-        if trimmed.is_empty() || trimmed.starts_with('#') {
-            pending.push(line.to_owned());
-        } else if indent == 0 {
-            pending.push(line.to_owned());
-            sections.push(Section {
-                head: std::mem::take(&mut pending),
-                entries: Vec::new(),
-            });
-        } else if let Some(section) = sections.last_mut() {
-            let starts_entry =
-                indent == 2 && trimmed.split(':').next().is_some_and(is_identifier) && trimmed.contains(':');
-            if starts_entry
-                && !section
-                    .head
-                    .last()
-                    .is_some_and(|head| head.ends_with(">-") || head.ends_with('|'))
-            {
-                pending.push(line.to_owned());
-                let id = trimmed.split(':').next().unwrap_or_default().to_owned();
-                section.entries.push(Entry {
-                    id,
-                    lines: std::mem::take(&mut pending),
-                });
-            } else {
-                let lines = match section.entries.last_mut() {
-                    Some(entry) => &mut entry.lines,
-                    None => &mut section.head,
-                };
-                lines.append(&mut pending);
-                lines.push(line.to_owned());
-            }
-        }
-    }
-    if let Some(section) = sections.last_mut() {
-        section.head.append(&mut pending);
-    }
-    sections
-}
-
-/// An entry without the blocks that refer to something left behind: a resource attribute
-/// (`DependsOn`, four spaces in) or a property (six spaces in), with the comments above it.
-fn cut(lines: &[String], left_behind: &BTreeSet<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut index = 0;
-    while index < lines.len() {
-        let line = &lines[index];
-        let indent = line.len() - line.trim_start().len();
-        let is_block_start =
-            !line.trim().is_empty() && !line.trim_start().starts_with('#') && (indent == 4 || indent == 6);
-        let end = if is_block_start {
-            lines[index + 1..]
-                .iter()
-                .position(|next| {
-                    let next_indent = next.len() - next.trim_start().len();
-                    !next.trim().is_empty() && next_indent <= indent
-                })
-                .map_or(lines.len(), |offset| index + 1 + offset)
-        } else {
-            index + 1
-        };
-        let block = &lines[index..end];
-        let block_code = block.iter().map(|l| without_comment(l)).collect::<Vec<_>>().join("\n");
-        let is_leaf_with_children = indent == 4 && line.trim_end().ends_with(':');
-        if is_block_start && !is_leaf_with_children && words(&block_code).any(|word| left_behind.contains(word)) {
-            // Drop it and the comment lines right above it.
-            while out
-                .last()
-                .is_some_and(|previous| previous.trim_start().starts_with('#'))
-            {
-                out.pop();
-            }
-            // A block's trailing blank lines belong to the layout, not to it.
-            out.extend(block.iter().rev().take_while(|l| l.trim().is_empty()).cloned());
-        } else if is_block_start && is_leaf_with_children {
-            out.push(line.clone());
-            out.extend(cut(&block[1..], left_behind));
-        } else {
-            out.extend(block.iter().cloned());
-        }
-        index = end;
-    }
-    out
-}
-
-fn without_comment(line: &str) -> &str {
-    let mut quoted = false;
-    for (position, character) in line.char_indices() {
-        match character {
-            '"' => quoted = !quoted,
-            '#' if !quoted && (position == 0 || line[..position].ends_with(char::is_whitespace)) => {
-                return &line[..position];
-            }
-            _ => {}
-        }
-    }
-    line
-}
-
-fn words(text: &str) -> impl Iterator<Item = &str> {
-    text.split(|character: char| !character.is_ascii_alphanumeric())
-        .filter(|word| !word.is_empty())
-}
-
-fn is_identifier(text: &str) -> bool {
-    !text.is_empty() && text.chars().all(|character| character.is_ascii_alphanumeric())
+    Ok(template_write::write(&sections, function, description, &kept))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::template_layout::without_comment;
 
     fn application() -> String {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml")).unwrap()
