@@ -1,5 +1,6 @@
 //! One record of a DynamoDB stream batch, as the stream consumer reads it: any JSON gives the
-//! change it makes to a folder's statistics or a `Malformed` error, never a panic.
+//! change it makes to a folder's statistics (none, for a tombstone's own) or a `Malformed` error,
+//! never a panic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

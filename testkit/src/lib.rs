@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -29,6 +30,17 @@ pub const REGION: &str = "us-east-1";
 pub const ACCESS_KEY_ID: &str = "local-emulator-access-key";
 /// See [`ACCESS_KEY_ID`].
 pub const SECRET_ACCESS_KEY: &str = "local-emulator-secret-never-logged";
+
+/// The context Lambda gives an invocation that may run for `timeout` from now. A handler that
+/// watches its remaining time reads its `deadline`; `Context::default()`'s is in 1970.
+pub fn invocation_context(timeout: Duration) -> lambda_runtime::Context {
+    let deadline = SystemTime::now() + timeout;
+    let mut context = lambda_runtime::Context::default();
+    context.deadline = deadline
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64);
+    context
+}
 
 /// Starts moto's server on a port the operating system picks, prints that port, and exits when our
 /// end of its stdin closes (on drop, or when the test process dies for any reason). Letting the

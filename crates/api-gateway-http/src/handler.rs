@@ -306,6 +306,24 @@ fn response(status: StatusCode, body: Body) -> Response<Body> {
 }
 
 /// `value` as a JSON response.
+/// An item read as `T`, or `None` when it is not one (written by hand, say), logged with its
+/// `name` attribute: one bad item must not make a whole folder, or every page of `/stats`, a 500
+/// for good.
+fn readable<T: serde::de::DeserializeOwned>(
+    item: std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>,
+    name: &str,
+    message: &'static str,
+) -> Option<T> {
+    let named = item.get(name).and_then(|value| value.as_s().ok()).cloned();
+    match serde_dynamo::from_item(item) {
+        Ok(value) => Some(value),
+        Err(error) => {
+            tracing::error!(item = ?named, %error, "{message}");
+            None
+        }
+    }
+}
+
 fn json_response(status: StatusCode, value: &impl Serialize) -> Response<Body> {
     // Our own response types always serialize.
     let mut response = response(status, Body::from(serde_json::to_string(value).unwrap_or_default()));

@@ -1,14 +1,16 @@
 //! `GET /objects` (one folder, a page at a time) and `GET /objects/{key+}`.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
 use serde::{Deserialize, Serialize};
-use shared::catalog::{folder_of, ObjectItem};
+use shared::catalog::{folder_of, is_tombstone, ObjectItem};
 use tracing::Instrument;
 
 use crate::pages::{decode_cursor, encode_cursor, page_limit};
-use crate::{check_folder, json_response, Answer, Deps, Failure, MAX_KEY_BYTES};
+use crate::{check_folder, json_response, readable, Answer, Deps, Failure, MAX_KEY_BYTES};
 
 /// A page of `GET /objects`.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -41,8 +43,14 @@ pub(crate) async fn list_objects(deps: &Deps, request: &Request) -> Answer {
         .instrument(tracing::info_span!("DynamoDB.Query"))
         .await
         .map_err(|error| Failure::aws("querying objects", error))?;
-    let items = serde_dynamo::from_items(output.items.unwrap_or_default())
-        .map_err(|error| Failure::internal("reading object items", &error))?;
+    // A page can come out shorter than `limit`, even empty with a cursor: tombstones and
+    // unreadable items take their place in DynamoDB's page and are left out of ours.
+    let items = output
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(readable_object)
+        .collect();
     let next_cursor = output.last_evaluated_key.as_ref().and_then(encode_cursor);
     Ok(json_response(StatusCode::OK, &ObjectPage { items, next_cursor }))
 }
@@ -71,10 +79,22 @@ pub(crate) async fn get_object(deps: &Deps, key: &str) -> Answer {
         .instrument(tracing::info_span!("DynamoDB.GetItem"))
         .await
         .map_err(|error| Failure::aws("reading an object", error))?;
-    let item = output
+    let object = output
         .item
+        .and_then(readable_object)
         .ok_or_else(|| Failure::client(StatusCode::NOT_FOUND, format!("No object {key:?} is indexed.")))?;
-    let object: ObjectItem =
-        serde_dynamo::from_item(item).map_err(|error| Failure::internal("reading an object item", &error))?;
     Ok(json_response(StatusCode::OK, &object))
+}
+
+/// The object an item of the objects table describes: `None` for the tombstone of a removed
+/// object, and for an item that is not an object item (see [`readable`]).
+fn readable_object(item: HashMap<String, AttributeValue>) -> Option<ObjectItem> {
+    if is_tombstone(&item) {
+        return None;
+    }
+    readable(
+        item,
+        "key",
+        "an item of the objects table that is not an object item: left out",
+    )
 }

@@ -1,5 +1,7 @@
 //! `GET /stats` (every folder, a page at a time) and `GET /stats/{folder+}`.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::StatusCode;
 use lambda_http::{Request, RequestExt};
@@ -8,7 +10,7 @@ use shared::catalog::FolderStats;
 use tracing::Instrument;
 
 use crate::pages::{decode_stats_cursor, encode_cursor, page_limit};
-use crate::{check_folder, json_response, Answer, Deps, Failure};
+use crate::{check_folder, json_response, readable, Answer, Deps, Failure};
 
 /// A page of `GET /stats`.
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -36,8 +38,12 @@ pub(crate) async fn list_stats(deps: &Deps, request: &Request) -> Answer {
         .instrument(tracing::info_span!("DynamoDB.Scan"))
         .await
         .map_err(|error| Failure::aws("scanning statistics", error))?;
-    let mut folders: Vec<FolderStats> = serde_dynamo::from_items(output.items.unwrap_or_default())
-        .map_err(|error| Failure::internal("reading statistics", &error))?;
+    let mut folders: Vec<FolderStats> = output
+        .items
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(readable_stats)
+        .collect();
     folders.sort_by(|left, right| left.folder.cmp(&right.folder));
     let next_cursor = output.last_evaluated_key.as_ref().and_then(encode_cursor);
     Ok(json_response(StatusCode::OK, &StatsPage { folders, next_cursor }))
@@ -54,10 +60,18 @@ pub(crate) async fn get_stats(deps: &Deps, folder: &str) -> Answer {
         .instrument(tracing::info_span!("DynamoDB.GetItem"))
         .await
         .map_err(|error| Failure::aws("reading statistics", error))?;
-    let item = output
+    let stats = output
         .item
+        .and_then(readable_stats)
         .ok_or_else(|| Failure::client(StatusCode::NOT_FOUND, format!("No statistics for folder {folder:?}.")))?;
-    let stats: FolderStats =
-        serde_dynamo::from_item(item).map_err(|error| Failure::internal("reading statistics", &error))?;
     Ok(json_response(StatusCode::OK, &stats))
+}
+
+/// The statistics an item holds; `None` for one that is not a statistics item (see [`readable`]).
+fn readable_stats(item: HashMap<String, AttributeValue>) -> Option<FolderStats> {
+    readable(
+        item,
+        "folder",
+        "an item of the statistics table that is not a statistics item: left out",
+    )
 }

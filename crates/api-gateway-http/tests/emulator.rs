@@ -460,6 +460,64 @@ async fn one_object_by_its_key_or_a_404() {
     }
 }
 
+/// A removed object's tombstone, and an item written by hand that is not an object item: neither
+/// is an object, and neither may turn its folder's listing into a 500.
+#[tokio::test]
+async fn tombstones_and_unreadable_items_are_left_out_not_a_500() {
+    let emulator = Emulator::start();
+    let deps = api(&emulator, "leftout").await;
+    index(&deps, "uploads/mixed/kept.txt", 3).await;
+    let tombstone = shared::catalog::Tombstone {
+        folder: "uploads/mixed/".to_owned(),
+        key: "uploads/mixed/removed.txt".to_owned(),
+        sequencer: "0067".to_owned(),
+        removed_at: "2026-11-27T06:00:02Z".to_owned(),
+        expires_at: 1_795_000_000,
+    };
+    let objects = || deps.dynamodb.put_item().table_name(&deps.config.objects_table);
+    objects()
+        .set_item(Some(serde_dynamo::to_item(tombstone).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    objects()
+        .item("folder", AttributeValue::S("uploads/mixed/".to_owned()))
+        .item("key", AttributeValue::S("uploads/mixed/by-hand.txt".to_owned()))
+        .item("size", AttributeValue::S("large".to_owned()))
+        .send()
+        .await
+        .unwrap();
+    set_stats(&deps, "uploads/mixed/", 1, 3).await;
+    deps.dynamodb
+        .put_item()
+        .table_name(&deps.config.statistics_table)
+        .item("folder", AttributeValue::S("uploads/by-hand/".to_owned()))
+        .item("object_count", AttributeValue::S("many".to_owned()))
+        .send()
+        .await
+        .unwrap();
+
+    for shape in SHAPES {
+        let (status, body, _) = call(&deps, get(shape, "/objects", &[("folder", "uploads/mixed/")])).await;
+        assert_eq!(status, 200, "{shape:?} {body}");
+        let page: ObjectPage = serde_json::from_value(body).unwrap();
+        let keys: Vec<&str> = page.items.iter().map(|item| item.key.as_str()).collect();
+        assert_eq!(keys, ["uploads/mixed/kept.txt"]);
+
+        for key in ["removed.txt", "by-hand.txt"] {
+            let (status, body, response) = call(&deps, get(shape, &format!("/objects/uploads/mixed/{key}"), &[])).await;
+            assert_eq!(status, 404, "{key}");
+            problem(404, &body, &response);
+        }
+
+        let (status, body, _) = call(&deps, get(shape, "/stats", &[])).await;
+        assert_eq!(status, 200, "{shape:?} {body}");
+        let page: StatsPage = serde_json::from_value(body).unwrap();
+        let folders: Vec<&str> = page.folders.iter().map(|stats| stats.folder.as_str()).collect();
+        assert_eq!(folders, ["uploads/mixed/"]);
+    }
+}
+
 #[tokio::test]
 async fn statistics_of_all_folders_and_of_one_or_a_404() {
     let emulator = Emulator::start();

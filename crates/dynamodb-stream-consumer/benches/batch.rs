@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use dynamodb_stream_consumer::{function_handler, Config, Deps};
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::json;
 use testkit::{Emulator, StreamReader};
 
@@ -59,7 +59,10 @@ async fn run(count: usize) {
     assert_eq!(records.len(), count, "the stream did not return every record");
 
     for attempt in ["new batch", "delivered again"] {
-        let event = LambdaEvent::new(json!({ "Records": records }), Context::default());
+        let event = LambdaEvent::new(
+            json!({ "Records": records }),
+            testkit::invocation_context(Duration::from_secs(60)),
+        );
         let started = Instant::now();
         let response = function_handler(&deps, event).await.expect("a batch response");
         let elapsed = started.elapsed();

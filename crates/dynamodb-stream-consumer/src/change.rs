@@ -2,9 +2,10 @@
 //! (typed attribute maps, read with `serde_dynamo`).
 
 use aws_lambda_events::dynamodb::EventRecord;
+use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
 use serde::Deserialize;
 use serde_json::Value;
-use shared::catalog::ObjectItem;
+use shared::catalog::{is_tombstone, ObjectItem, Tombstone};
 
 use crate::RecordError;
 
@@ -16,54 +17,92 @@ pub struct Change {
     pub folder: String,
     pub objects: i64,
     pub bytes: i64,
+    /// When the change was made, in milliseconds since the Unix epoch: the new image's
+    /// `indexed_at` (an object) or `removed_at` (a tombstone), the same time the reconciler reads
+    /// from the table; the record's own time where there is no new image.
+    pub changed_at_ms: i64,
 }
 
-/// What a record changes, from its images (typed with `serde_dynamo`, never parsed by hand).
-pub fn change_of(index: usize, record: &Value) -> Result<Change, RecordError> {
+/// What a record changes, from its images (typed with `serde_dynamo`, never parsed by hand);
+/// `None` when it changes no count.
+///
+/// An image that is a tombstone (`shared::catalog::Tombstone`, what a removal leaves) counts as
+/// no object. So a removal is the `MODIFY` from an object to its tombstone, an upload after it the
+/// `MODIFY` back, and a tombstone's own arrival (an `INSERT`) or expiry (a `REMOVE` by DynamoDB's
+/// TTL) changes nothing.
+pub fn change_of(index: usize, record: &Value) -> Result<Option<Change>, RecordError> {
     let malformed = |reason: String| RecordError::Malformed { index, reason };
     let record = EventRecord::deserialize(record).map_err(|error| malformed(error.to_string()))?;
     if record.event_id.is_empty() {
         return Err(malformed("eventID is missing".to_owned()));
     }
-    let image = |item: serde_dynamo::Item, name: &str| -> Result<ObjectItem, RecordError> {
+    // What an image shows: its folder, its object (`None` for a tombstone), and its time.
+    let image = |item: serde_dynamo::Item, name: &str| -> Result<Image, RecordError> {
         if item.is_empty() {
             return Err(malformed(format!("{name} is missing")));
         }
-        serde_dynamo::from_item(item).map_err(|error| malformed(format!("{name} is not an object item: {error}")))
+        if is_tombstone(&item) {
+            let tombstone: Tombstone = serde_dynamo::from_item(item)
+                .map_err(|error| malformed(format!("{name} is not a tombstone: {error}")))?;
+            let time = millis(&tombstone.removed_at);
+            return Ok((tombstone.folder, None, time));
+        }
+        let object: ObjectItem = serde_dynamo::from_item(item)
+            .map_err(|error| malformed(format!("{name} is not an object item: {error}")))?;
+        let time = millis(&object.indexed_at);
+        Ok((object.folder.clone(), Some(object), time))
     };
-    let bytes = |item: &ObjectItem| i64::try_from(item.size).map_err(|_| malformed("size is too large".to_owned()));
     let change = record.change;
-    let (folder, objects, bytes) = match record.event_name.as_str() {
+    let record_time = change.approximate_creation_date_time.timestamp_millis();
+    let ((folder, before, _), (after, changed_at)) = match record.event_name.as_str() {
         "INSERT" => {
-            let new = image(change.new_image, "NewImage")?;
-            let size = bytes(&new)?;
-            (new.folder, 1, size)
+            let (folder, new, time) = image(change.new_image, "NewImage")?;
+            ((folder, None, None), (new, time))
         }
+        // The folder is the partition key: an item cannot move, so both images agree.
         "MODIFY" => {
-            let (old, new) = (
-                image(change.old_image, "OldImage")?,
-                image(change.new_image, "NewImage")?,
-            );
-            // The folder is the partition key: an item cannot move, so both images agree.
-            (new.folder.clone(), 0, bytes(&new)? - bytes(&old)?)
-        }
-        "REMOVE" => {
             let old = image(change.old_image, "OldImage")?;
-            let size = bytes(&old)?;
-            (old.folder, -1, -size)
+            let (_, new, time) = image(change.new_image, "NewImage")?;
+            (old, (new, time))
         }
+        "REMOVE" => (image(change.old_image, "OldImage")?, (None, None)),
         other => {
             return Err(malformed(format!(
                 "eventName {other:?} is not INSERT, MODIFY or REMOVE"
             )))
         }
     };
-    Ok(Change {
+    if before.is_none() && after.is_none() {
+        return Ok(None);
+    }
+    let counts = |object: Option<&ObjectItem>| -> Result<(i64, i64), RecordError> {
+        match object {
+            None => Ok((0, 0)),
+            Some(object) => Ok((
+                1,
+                i64::try_from(object.size).map_err(|_| malformed("size is too large".to_owned()))?,
+            )),
+        }
+    };
+    let ((objects_after, bytes_after), (objects_before, bytes_before)) =
+        (counts(after.as_ref())?, counts(before.as_ref())?);
+    Ok(Some(Change {
         record_id: record.event_id,
         folder,
-        objects,
-        bytes,
-    })
+        objects: objects_after - objects_before,
+        bytes: bytes_after - bytes_before,
+        changed_at_ms: changed_at.unwrap_or(record_time),
+    }))
+}
+
+/// An image's folder, its object (`None` for a tombstone), and its time in milliseconds.
+type Image = (String, Option<ObjectItem>, Option<i64>);
+
+/// An RFC 3339 time, as the put handler writes them, in milliseconds since the Unix epoch.
+fn millis(text: &str) -> Option<i64> {
+    DateTime::from_str(text, DateTimeFormat::DateTime)
+        .ok()
+        .and_then(|time| time.to_millis().ok())
 }
 
 #[cfg(test)]
@@ -96,7 +135,9 @@ pub(crate) mod tests {
 
     #[test]
     fn insert_adds_the_object_and_its_bytes() {
-        let change = change_of(0, &record("INSERT", None, Some(image("uploads/", "uploads/a.txt", 10)))).unwrap();
+        let change = change_of(0, &record("INSERT", None, Some(image("uploads/", "uploads/a.txt", 10))))
+            .unwrap()
+            .unwrap();
         assert_eq!(
             (change.folder.as_str(), change.objects, change.bytes),
             ("uploads/", 1, 10)
@@ -116,16 +157,52 @@ pub(crate) mod tests {
             Some(image("uploads/", "uploads/a.txt", 4)),
         );
         assert_eq!(
-            (change_of(0, &grow).unwrap().objects, change_of(0, &grow).unwrap().bytes),
+            (
+                change_of(0, &grow).unwrap().unwrap().objects,
+                change_of(0, &grow).unwrap().unwrap().bytes
+            ),
             (0, 15)
         );
-        assert_eq!(change_of(0, &shrink).unwrap().bytes, -21);
+        assert_eq!(change_of(0, &shrink).unwrap().unwrap().bytes, -21);
     }
 
     #[test]
     fn remove_subtracts_using_the_old_image() {
-        let change = change_of(0, &record("REMOVE", Some(image("uploads/", "uploads/a.txt", 7)), None)).unwrap();
+        let change = change_of(0, &record("REMOVE", Some(image("uploads/", "uploads/a.txt", 7)), None))
+            .unwrap()
+            .unwrap();
         assert_eq!((change.objects, change.bytes), (-1, -7));
+    }
+
+    pub(crate) fn tombstone(folder: &str, key: &str) -> Value {
+        json!({
+            "folder": {"S": folder}, "key": {"S": key}, "sequencer": {"S": "0067"},
+            "removed_at": {"S": "2026-11-27T06:00:02Z"}, "expires_at": {"N": "1795000000"}
+        })
+    }
+
+    #[test]
+    fn an_object_becoming_a_tombstone_is_a_removal_and_back_an_upload() {
+        let (object, removed) = (
+            image("uploads/", "uploads/a.txt", 7),
+            tombstone("uploads/", "uploads/a.txt"),
+        );
+        let removal = change_of(0, &record("MODIFY", Some(object.clone()), Some(removed.clone()))).unwrap();
+        let upload_again = change_of(0, &record("MODIFY", Some(removed), Some(object))).unwrap();
+        assert_eq!(removal.map(|change| (change.objects, change.bytes)), Some((-1, -7)));
+        assert_eq!(upload_again.map(|change| (change.objects, change.bytes)), Some((1, 7)));
+    }
+
+    #[test]
+    fn a_tombstone_arriving_replaced_or_expiring_changes_no_count() {
+        let removed = || tombstone("uploads/", "uploads/a.txt");
+        for record in [
+            record("INSERT", None, Some(removed())),
+            record("MODIFY", Some(removed()), Some(removed())),
+            record("REMOVE", Some(removed()), None),
+        ] {
+            assert_eq!(change_of(0, &record).unwrap(), None, "{record}");
+        }
     }
 
     #[test]
@@ -165,6 +242,7 @@ pub(crate) mod tests {
             .enumerate()
             .map(|(index, record)| {
                 change_of(index, record)
+                    .unwrap()
                     .map(|change| (change.objects, change.bytes))
                     .unwrap()
             })

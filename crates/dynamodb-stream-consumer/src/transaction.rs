@@ -1,7 +1,7 @@
 //! Changes applied in DynamoDB transactions, each record exactly once: a record's change and a
 //! marker naming it go in the same transaction, which fails if the marker exists.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::error::SdkError;
@@ -10,7 +10,12 @@ use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use tracing::Instrument;
 
-use crate::{Change, Config, Deps, RecordError};
+use crate::{Change, Config, Deadline, Deps, RecordError};
+
+/// The statistics item's attribute the reconciler sets when it repairs a folder: its recount
+/// included every change made before this time (milliseconds since the Unix epoch), so the
+/// consumer must not apply those again, however late their records come.
+pub(crate) const REPAIRED_THROUGH: &str = "repaired_through";
 
 /// DynamoDB's limit of actions in one transaction.
 const MAX_TRANSACTION_ACTIONS: usize = 100;
@@ -41,16 +46,32 @@ pub(crate) fn fits_one_transaction(pending: &[(usize, Change)], next: &Change) -
     pending.len() + 1 + folders.len() <= MAX_TRANSACTION_ACTIONS
 }
 
+/// What one call of [`apply_in_one_transaction`] did with its records.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Applied {
+    /// Applied now.
+    pub now: usize,
+    /// Left out because the reconciler's last repair of their folder already counted them.
+    pub counted_by_a_repair: usize,
+}
+
 /// Applies `changes` atomically, each exactly once: records whose marker already exists were
-/// applied before (a redelivery) and are left out. Returns how many were applied now.
+/// applied before (a redelivery) and are left out, and so are records older than their folder's
+/// `repaired_through` (the reconciler's recount included them; see its README).
+///
+/// A conflict is waited out only while the wait leaves the invocation time to answer (see
+/// [`Deadline`]); otherwise the records are given back as failed, for Lambda to retry.
 pub(crate) async fn apply_in_one_transaction(
     deps: &Deps,
     changes: &[(usize, Change)],
-) -> Result<usize, (usize, RecordError)> {
+    deadline: Deadline,
+) -> Result<Applied, (usize, RecordError)> {
     let mut remaining: Vec<&(usize, Change)> = changes.iter().collect();
+    let mut applied = Applied::default();
     let mut conflicts = 0;
-    // Each pass either succeeds, learns which markers exist and drops those records, or waits out
-    // a conflict; so it ends after at most one pass per record plus `CONFLICT_RETRIES`.
+    // Each pass either succeeds, learns which markers exist or which records a repair counted and
+    // drops those records, or waits out a conflict; so it ends after at most one pass per record
+    // plus `CONFLICT_RETRIES`.
     while !remaining.is_empty() {
         let (first, last) = (remaining[0].0, remaining[remaining.len() - 1].0);
         let items = transaction_items(&deps.config, &remaining);
@@ -66,7 +87,8 @@ pub(crate) async fn apply_in_one_transaction(
         {
             Ok(_) => {
                 tracing::info!(first, last, applied = remaining.len(), "records applied");
-                return Ok(remaining.len());
+                applied.now = remaining.len();
+                return Ok(applied);
             }
             Err(SdkError::ServiceError(error)) if error.err().is_transaction_canceled_exception() => {
                 let reasons = match error.err() {
@@ -80,6 +102,37 @@ pub(crate) async fn apply_in_one_transaction(
                     .filter(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
                     .map(|(position, _)| position)
                     .collect();
+                // After the markers, one update per folder, in the folders' order: its condition
+                // fails when a repair of the folder already counted one of these records.
+                let folders: BTreeSet<&str> = remaining.iter().map(|(_, change)| change.folder.as_str()).collect();
+                let repaired: Vec<String> = reasons
+                    .iter()
+                    .skip(remaining.len())
+                    .zip(&folders)
+                    .filter(|(reason, _)| reason.code() == Some("ConditionalCheckFailed"))
+                    .map(|(_, folder)| (*folder).to_owned())
+                    .collect();
+                if !repaired.is_empty() {
+                    let before = remaining.len();
+                    for folder in &repaired {
+                        let through = repaired_through(deps, folder).await.map_err(|source| {
+                            (
+                                first,
+                                RecordError::Watermark {
+                                    folder: folder.clone(),
+                                    source,
+                                },
+                            )
+                        })?;
+                        remaining.retain(|(_, change)| &change.folder != folder || change.changed_at_ms >= through);
+                    }
+                    applied.counted_by_a_repair += before - remaining.len();
+                    tracing::info!(
+                        count = before - remaining.len(),
+                        "records older than their folder's last repair: counted by it, skipped"
+                    );
+                    continue;
+                }
                 let transient = reasons
                     .iter()
                     .any(|reason| reason.code().is_some_and(|code| TRANSIENT_REASONS.contains(&code)));
@@ -89,6 +142,14 @@ pub(crate) async fn apply_in_one_transaction(
                 }
                 if already_applied.is_empty() {
                     let wait = CONFLICT_BACKOFF * 2u32.pow(conflicts);
+                    if !deadline.allows(wait) {
+                        tracing::warn!(
+                            first,
+                            last,
+                            "transaction conflicted and no time is left to wait: reported"
+                        );
+                        return Err((first, RecordError::OutOfTime { first, last }));
+                    }
                     conflicts += 1;
                     tracing::warn!(
                         first,
@@ -123,8 +184,33 @@ pub(crate) async fn apply_in_one_transaction(
             }
         }
     }
-    // Every record had been applied before.
-    Ok(0)
+    // Every record had been applied before, or counted by a repair.
+    Ok(applied)
+}
+
+/// The folder's `repaired_through`, in milliseconds since the Unix epoch (0 if it has none):
+/// read consistently, since a repair has just been seen to set it.
+async fn repaired_through(
+    deps: &Deps,
+    folder: &str,
+) -> Result<i64, Box<SdkError<aws_sdk_dynamodb::operation::get_item::GetItemError>>> {
+    let output = deps
+        .dynamodb
+        .get_item()
+        .table_name(&deps.config.statistics_table)
+        .key("folder", AttributeValue::S(folder.to_owned()))
+        .projection_expression(REPAIRED_THROUGH)
+        .consistent_read(true)
+        .send()
+        .instrument(tracing::info_span!("DynamoDB.GetItem", folder))
+        .await
+        .map_err(Box::new)?;
+    let through = output
+        .item()
+        .and_then(|item| item.get(REPAIRED_THROUGH))
+        .and_then(|value| value.as_n().ok())
+        .and_then(|number| number.parse().ok());
+    Ok(through.unwrap_or(0))
 }
 
 /// One marker `Put` per record (first, in record order, so cancellation reasons line up with
@@ -135,7 +221,8 @@ fn transaction_items(config: &Config, changes: &[&(usize, Change)]) -> Vec<Trans
     let updated_at = DateTime::from(now).fmt(DateTimeFormat::DateTime).unwrap_or_default();
 
     let mut items = Vec::new();
-    let mut per_folder: BTreeMap<&str, (i64, i64)> = BTreeMap::new();
+    // Per folder: objects, bytes, and the oldest change's time.
+    let mut per_folder: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
     for (_, change) in changes {
         let marker = Put::builder()
             .table_name(&config.processed_records_table)
@@ -147,18 +234,23 @@ fn transaction_items(config: &Config, changes: &[&(usize, Change)]) -> Vec<Trans
                 .put(marker.build().expect("table, item and condition are set"))
                 .build(),
         );
-        let totals = per_folder.entry(&change.folder).or_default();
+        let totals = per_folder.entry(&change.folder).or_insert((0, 0, i64::MAX));
         totals.0 += change.objects;
         totals.1 += change.bytes;
+        totals.2 = totals.2.min(change.changed_at_ms);
     }
-    for (folder, (objects, bytes)) in per_folder {
+    for (folder, (objects, bytes, oldest)) in per_folder {
+        // Not if the reconciler's last repair of the folder counted one of these changes already.
         let update = Update::builder()
             .table_name(&config.statistics_table)
             .key("folder", AttributeValue::S(folder.to_owned()))
             .update_expression("ADD object_count :objects, total_bytes :bytes SET updated_at = :now")
+            .condition_expression("attribute_not_exists(#through) OR #through <= :oldest")
+            .expression_attribute_names("#through", REPAIRED_THROUGH)
             .expression_attribute_values(":objects", AttributeValue::N(objects.to_string()))
             .expression_attribute_values(":bytes", AttributeValue::N(bytes.to_string()))
-            .expression_attribute_values(":now", AttributeValue::S(updated_at.clone()));
+            .expression_attribute_values(":now", AttributeValue::S(updated_at.clone()))
+            .expression_attribute_values(":oldest", AttributeValue::N(oldest.to_string()));
         items.push(
             TransactWriteItem::builder()
                 .update(update.build().expect("table, key and expression are set"))
@@ -179,6 +271,7 @@ mod tests {
             folder: folder.to_owned(),
             objects: 1,
             bytes: 1,
+            changed_at_ms: 0,
         };
         let same_folder: Vec<(usize, Change)> = (0..98).map(|n| (n, change(n, "uploads/"))).collect();
         assert!(

@@ -4,13 +4,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use dynamodb_stream_consumer::{function_handler, Config, Deps};
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use proptest::prelude::*;
 use serde_json::{json, Value};
-use shared::catalog::{folder_of, FolderStats, ObjectItem};
+use shared::catalog::{folder_of, is_tombstone, FolderStats, ObjectItem, Tombstone};
 use testkit::{Emulator, StreamReader};
 
 /// The catalog's tables in one emulator; `tag` keeps several catalogs apart in one emulator.
@@ -54,6 +55,25 @@ impl Catalog {
         request.send().await.expect("writing an object item");
     }
 
+    /// Replaces the key's item with a tombstone, as the S3 put handler does for a removal.
+    async fn remove(&self, key: &str) {
+        let tombstone = Tombstone {
+            folder: folder_of(key).to_owned(),
+            key: key.to_owned(),
+            sequencer: "0067".to_owned(),
+            removed_at: "2026-11-27T06:00:02Z".to_owned(),
+            expires_at: 1_795_000_000,
+        };
+        let attributes = serde_dynamo::to_item(tombstone).expect("an item");
+        let request = self
+            .deps
+            .dynamodb
+            .put_item()
+            .table_name(&self.objects_table)
+            .set_item(Some(attributes));
+        request.send().await.expect("writing a tombstone");
+    }
+
     async fn delete(&self, key: &str) {
         self.deps
             .dynamodb
@@ -68,7 +88,10 @@ impl Catalog {
 
     /// Hands `records` to the function as one batch; returns the reported sequence numbers.
     async fn deliver(&self, records: &[Value]) -> Vec<String> {
-        let event = LambdaEvent::new(json!({ "Records": records }), Context::default());
+        let event = LambdaEvent::new(
+            json!({ "Records": records }),
+            testkit::invocation_context(Duration::from_secs(60)),
+        );
         let response = function_handler(&self.deps, event).await.expect("a batch response");
         response
             .batch_item_failures
@@ -77,16 +100,9 @@ impl Catalog {
             .collect()
     }
 
-    /// The statistics table: folder -> (objects, bytes).
+    /// The statistics table: folder -> (objects, bytes). Every item must be a statistics item.
     async fn statistics(&self) -> BTreeMap<String, (i64, i64)> {
-        let scan = self
-            .deps
-            .dynamodb
-            .scan()
-            .table_name(&self.deps.config.statistics_table)
-            .send()
-            .await;
-        let items = scan.expect("scanning statistics").items.unwrap_or_default();
+        let items = self.statistics_items().await;
         let stats: Vec<FolderStats> = serde_dynamo::from_items(items).expect("statistics items");
         stats
             .into_iter()
@@ -94,13 +110,38 @@ impl Catalog {
             .collect()
     }
 
+    /// The statistics items that are readable ones: folder -> (objects, bytes).
+    async fn statistics_readable(&self) -> BTreeMap<String, (i64, i64)> {
+        let items = self.statistics_items().await;
+        items
+            .into_iter()
+            .filter_map(|item| serde_dynamo::from_item::<_, FolderStats>(item).ok())
+            .map(|stats| (stats.folder, (stats.object_count, stats.total_bytes)))
+            .collect()
+    }
+
+    async fn statistics_items(&self) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+        let scan = self
+            .deps
+            .dynamodb
+            .scan()
+            .table_name(&self.deps.config.statistics_table)
+            .send()
+            .await;
+        scan.expect("scanning statistics").items.unwrap_or_default()
+    }
+
     /// The statistics recounted from the objects table, with every folder ever used at zero.
     async fn recount(&self, folders: &[&str]) -> BTreeMap<String, (i64, i64)> {
         let mut counts: BTreeMap<String, (i64, i64)> =
             folders.iter().map(|folder| (folder.to_string(), (0, 0))).collect();
         let scan = self.deps.dynamodb.scan().table_name(&self.objects_table).send().await;
-        let objects: Vec<ObjectItem> =
-            serde_dynamo::from_items(scan.expect("scanning objects").items.unwrap_or_default()).expect("object items");
+        let items = scan.expect("scanning objects").items.unwrap_or_default();
+        let objects: Vec<ObjectItem> = items
+            .into_iter()
+            .filter(|item| !is_tombstone(item))
+            .map(|item| serde_dynamo::from_item(item).expect("an object item"))
+            .collect();
         for object in objects {
             let entry = counts.entry(object.folder).or_default();
             entry.0 += 1;
@@ -219,7 +260,10 @@ async fn a_batch_whose_first_attempt_failed_counts_once_when_retried() {
             ..catalog.deps.config.clone()
         },
     );
-    let event = LambdaEvent::new(json!({ "Records": records }), Context::default());
+    let event = LambdaEvent::new(
+        json!({ "Records": records }),
+        testkit::invocation_context(Duration::from_secs(60)),
+    );
     let response = function_handler(&broken, event).await.unwrap();
     let reported: Vec<String> = response
         .batch_item_failures
@@ -263,13 +307,125 @@ async fn a_batch_larger_than_one_transaction_counts_every_record_once() {
 }
 
 #[tokio::test]
+async fn a_removal_is_counted_once_and_a_tombstone_alone_counts_nothing() {
+    let emulator = Emulator::start();
+    let mut catalog = catalog(&emulator, "tombstones").await;
+    catalog.put("uploads/t/kept.txt", 5).await;
+    catalog.put("uploads/t/gone.txt", 7).await;
+    catalog.remove("uploads/t/gone.txt").await;
+    catalog.remove("uploads/t/never-indexed.txt").await;
+    catalog.remove("uploads/u/never-indexed.txt").await;
+    catalog.put("uploads/t/gone.txt", 9).await;
+    catalog.remove("uploads/t/gone.txt").await;
+    let records = catalog.stream.read().await;
+
+    assert!(catalog.deliver(&records).await.is_empty());
+
+    assert_eq!(catalog.statistics().await, stats(&[("uploads/t/", 1, 5)]));
+    assert_eq!(catalog.statistics().await, catalog.recount(&[]).await);
+}
+
+/// A statistics item DynamoDB cannot add to (`object_count` written as a string by hand, say)
+/// fails its own folder's records, for good; the other folders in the same batch are counted.
+#[tokio::test]
+async fn an_unusable_statistics_item_fails_its_own_folder_not_its_neighbours() {
+    let emulator = Emulator::start();
+    let mut catalog = catalog(&emulator, "isolation").await;
+    catalog
+        .deps
+        .dynamodb
+        .put_item()
+        .table_name(&catalog.deps.config.statistics_table)
+        .item("folder", AttributeValue::S("uploads/bad/".to_owned()))
+        .item("object_count", AttributeValue::S("many".to_owned()))
+        .send()
+        .await
+        .expect("writing the broken statistics item");
+    catalog.put("uploads/good/1.txt", 3).await;
+    catalog.put("uploads/bad/1.txt", 5).await;
+    catalog.put("uploads/good/2.txt", 4).await;
+    let records = catalog.stream.read().await;
+
+    let reported = catalog.deliver(&records).await;
+    let retried = catalog.deliver(&records[1..]).await;
+
+    // Lambda resumes from the lowest reported record: the bad folder's and all after it.
+    assert_eq!(reported, records[1..].iter().map(sequence_number).collect::<Vec<_>>());
+    assert_eq!(retried, reported, "the retry fails the same way");
+    let statistics = catalog.statistics_readable().await;
+    assert_eq!(
+        statistics.get("uploads/good/"),
+        Some(&(2, 7)),
+        "counted once, although delivered twice"
+    );
+}
+
+/// The reconciler repaired the folder while the stream lagged: its recount holds every change
+/// made before `repaired_through`. A record of such a change, however late, counts nothing more;
+/// a record of a later change counts.
+#[tokio::test]
+async fn a_record_older_than_its_folders_last_repair_is_skipped_a_newer_one_applied() {
+    let emulator = Emulator::start();
+    let mut catalog = catalog(&emulator, "watermark").await;
+    catalog.put("uploads/w/old.txt", 10).await; // indexed 2026-11-27T06:00:01Z
+    let mut newer = testkit::object_item("workshop-uploads", "uploads/w/new.txt", 5);
+    newer.indexed_at = "2026-11-27T07:00:00Z".to_owned();
+    catalog
+        .deps
+        .dynamodb
+        .put_item()
+        .table_name(&catalog.objects_table)
+        .set_item(Some(serde_dynamo::to_item(newer).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    // The repair: one object, 10 bytes, every change before 06:30 included.
+    let through = aws_sdk_dynamodb::primitives::DateTime::from_str(
+        "2026-11-27T06:30:00Z",
+        aws_sdk_dynamodb::primitives::DateTimeFormat::DateTime,
+    )
+    .unwrap()
+    .to_millis()
+    .unwrap();
+    catalog
+        .deps
+        .dynamodb
+        .put_item()
+        .table_name(&catalog.deps.config.statistics_table)
+        .item("folder", AttributeValue::S("uploads/w/".to_owned()))
+        .item("object_count", AttributeValue::N("1".to_owned()))
+        .item("total_bytes", AttributeValue::N("10".to_owned()))
+        .item("updated_at", AttributeValue::S("2026-11-27T06:30:00Z".to_owned()))
+        .item("repaired_through", AttributeValue::N(through.to_string()))
+        .send()
+        .await
+        .unwrap();
+    let records = catalog.stream.read().await;
+
+    assert!(catalog.deliver(&records).await.is_empty());
+
+    assert_eq!(catalog.statistics().await, stats(&[("uploads/w/", 2, 15)]));
+}
+
+#[tokio::test]
 async fn an_event_without_records_fails_the_invocation_clearly() {
     let emulator = Emulator::start();
     let catalog = catalog(&emulator, "malformed").await;
 
-    let no_records = function_handler(&catalog.deps, LambdaEvent::new(json!({"hello": 1}), Context::default())).await;
+    let no_records = function_handler(
+        &catalog.deps,
+        LambdaEvent::new(
+            json!({"hello": 1}),
+            testkit::invocation_context(Duration::from_secs(60)),
+        ),
+    )
+    .await;
     let unnamed = json!({"Records": [{"eventName": "INSERT", "dynamodb": {}}]});
-    let unidentifiable = function_handler(&catalog.deps, LambdaEvent::new(unnamed, Context::default())).await;
+    let unidentifiable = function_handler(
+        &catalog.deps,
+        LambdaEvent::new(unnamed, testkit::invocation_context(Duration::from_secs(60))),
+    )
+    .await;
 
     assert_eq!(
         no_records.unwrap_err().to_string(),
@@ -288,12 +444,14 @@ async fn an_event_without_records_fails_the_invocation_clearly() {
 enum Op {
     Put { folder: usize, key: usize, size: u64 },
     Delete { folder: usize, key: usize },
+    Remove { folder: usize, key: usize },
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         3 => (0..3usize, 0..4usize, 0..1000u64).prop_map(|(folder, key, size)| Op::Put { folder, key, size }),
         1 => (0..3usize, 0..4usize).prop_map(|(folder, key)| Op::Delete { folder, key }),
+        1 => (0..3usize, 0..4usize).prop_map(|(folder, key)| Op::Remove { folder, key }),
     ]
 }
 
@@ -322,6 +480,7 @@ proptest! {
                 match op {
                     Op::Put { folder, key, size } => catalog.put(&format!("{}{key}.txt", FOLDERS[*folder]), *size).await,
                     Op::Delete { folder, key } => catalog.delete(&format!("{}{key}.txt", FOLDERS[*folder])).await,
+                    Op::Remove { folder, key } => catalog.remove(&format!("{}{key}.txt", FOLDERS[*folder])).await,
                 }
             }
             let records = catalog.stream.read().await;

@@ -1,6 +1,7 @@
 //! The catalog follows the bucket: for each S3 `ObjectCreated` record, decode the key, hash the
-//! object as a stream and write its item; for each `ObjectRemoved` record, delete the item. Both
-//! writes are conditional on the event's `sequencer`, so duplicate and late events change nothing.
+//! object as a stream and write its item; for each `ObjectRemoved` record, replace the item with a
+//! tombstone. Both writes are conditional on the event's `sequencer`, so duplicate, late and
+//! concurrent events change nothing they should not.
 
 use std::time::{Instant, SystemTime};
 
@@ -83,7 +84,7 @@ pub struct Summary {
     /// Objects overwritten (or, for a removal, written again) since the event: the newer
     /// write's own event indexes them.
     pub superseded: usize,
-    /// Items deleted because their object was removed from the bucket.
+    /// Items replaced by a tombstone (deleted, in the emulator) because their object was removed.
     pub removed: usize,
     /// Records that are neither `ObjectCreated` nor `ObjectRemoved` events.
     pub other_event: usize,

@@ -510,3 +510,42 @@ async fn an_event_that_is_neither_created_nor_removed_is_ignored() {
     );
     assert_eq!(item_count(&deps).await, 0);
 }
+
+#[tokio::test]
+async fn a_removal_leaves_a_tombstone_that_keeps_older_events_out() {
+    let (_emulator, deps) = catalog().await;
+    let etag = upload(&deps, "uploads/short.txt", b"short-lived").await;
+    let first = function_handler(&deps, event(vec![created("uploads/short.txt", &etag, Some("0066"))])).await;
+    delete(&deps, "uploads/short.txt").await;
+
+    let removal = function_handler(&deps, event(vec![removed("uploads/short.txt", Some("0067"))])).await;
+    let removal_again = function_handler(&deps, event(vec![removed("uploads/short.txt", Some("0067"))])).await;
+    let upload_again = function_handler(&deps, event(vec![created("uploads/short.txt", &etag, Some("0066"))])).await;
+
+    assert_eq!(first.unwrap().indexed, 1);
+    assert_eq!(removal.unwrap().removed, 1);
+    assert_eq!(removal_again.unwrap().unchanged, 1);
+    // Late, and the object is gone: the tombstone's sequencer is larger, so nothing is written
+    // (without it, this read would find no object and count it as deleted; had it been read
+    // before the removal, it would be a ghost: see faults.rs).
+    assert_eq!(upload_again.unwrap().indexed, 0);
+    let stored = deps
+        .dynamodb
+        .get_item()
+        .table_name(TABLE)
+        .key(
+            "folder",
+            aws_sdk_dynamodb::types::AttributeValue::S("uploads/".to_owned()),
+        )
+        .key(
+            "key",
+            aws_sdk_dynamodb::types::AttributeValue::S("uploads/short.txt".to_owned()),
+        )
+        .send()
+        .await
+        .expect("reading the table")
+        .item
+        .expect("the tombstone");
+    let tombstone: shared::catalog::Tombstone = serde_dynamo::from_item(stored).expect("a tombstone");
+    assert_eq!(tombstone.sequencer, s3_put_handler::padded_sequencer("0067").unwrap());
+}

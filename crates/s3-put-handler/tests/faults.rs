@@ -194,3 +194,50 @@ async fn an_unreachable_table_fails_the_invocation_and_the_redelivery_indexes_it
 
     recover_and_redeliver(&setup).await;
 }
+
+/// S3 invokes the function concurrently. Here one instance has read and hashed the object and its
+/// write to the table is held up (as by a slow network), while the object is deleted and another
+/// instance applies the removal's event. The held write arrives last: it must not index an
+/// object that no longer exists (a ghost item, which the folder's statistics would count for good).
+#[tokio::test]
+async fn an_upload_whose_write_arrives_after_its_removal_leaves_no_ghost_item() {
+    let setup = setup().await;
+    setup.proxy.inject("PutItem", Fault::Delay(Duration::from_secs(2)), 1);
+    // The fixture's sequencer is the upload's; the removal came after it.
+    let removal = {
+        let mut event = event(&setup.etag).payload;
+        let record = &mut event["Records"][0];
+        record["eventName"] = json!("ObjectRemoved:Delete");
+        record["s3"]["object"]["sequencer"] = json!("0065643A1B2C3D4E60");
+        LambdaEvent::new(event, Context::default())
+    };
+
+    let remove_while_the_write_is_held = async {
+        while setup.proxy.seen("PutItem").0 == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        setup
+            .direct
+            .s3
+            .delete_object()
+            .bucket(BUCKET)
+            .key(KEY)
+            .send()
+            .await
+            .expect("deleting the object");
+        function_handler(&setup.direct, removal).await
+    };
+    let (upload, removal) = tokio::join!(
+        function_handler(&setup.deps, event(&setup.etag)),
+        remove_while_the_write_is_held
+    );
+
+    assert_eq!(upload.expect("the upload's record").unchanged, 1);
+    removal.expect("the removal's record");
+    let objects: Vec<_> = items(&setup)
+        .await
+        .into_iter()
+        .filter(|item| !shared::catalog::is_tombstone(item))
+        .collect();
+    assert_eq!(objects, Vec::new(), "the bucket is empty, so the catalog must be");
+}

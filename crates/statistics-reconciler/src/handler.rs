@@ -4,17 +4,20 @@
 //! The stream consumer keeps the statistics exact, but only for the records it sees: a record
 //! parked in the failure queue after its retries, or a table restored from a backup, leaves a
 //! folder wrong for good. This function is the safety net, and it must be safe to run while the
-//! consumer writes. Two rules make it so:
+//! consumer writes, however far the stream lags. Three rules make it so:
 //!
-//! - **Quiet folders only.** The objects table leads the statistics by the stream's lag (seconds
-//!   normally). A folder whose statistics or objects changed within the quiet period (15 minutes
-//!   by default, three times the iterator-age alarm) is left for the next run, so a change still
-//!   on its way through the stream is never counted twice.
-//! - **Conditional repair.** The new counts are written only if the statistics item still holds
-//!   exactly what the survey read (counts and `updated_at`); if the consumer wrote in between,
-//!   the repair is dropped and the folder waits for the next run.
+//! - **Quiet folders only.** A folder whose statistics or objects changed within the quiet period
+//!   (15 minutes by default) is left for the next run: its recount may or may not hold a change
+//!   the consumer is about to apply.
+//! - **A watermark.** A repair also writes `repaired_through`, the start of the quiet period: its
+//!   recount holds every change made before it (no write takes 15 minutes to land) and none after
+//!   (the folder would have been busy). The consumer skips the records of changes made before
+//!   it, however late they come: a lagging stream cannot make a change count twice.
+//! - **Conditional repair.** The statistics are read first, and the new counts are written only if
+//!   the item still holds exactly what the survey read (counts and `updated_at`); if the
+//!   consumer wrote in between, the repair is dropped and the folder waits for the next run.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::error::SdkError;
@@ -153,55 +156,45 @@ pub async fn function_handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result
     Ok(summary)
 }
 
-/// The fields of an object item a recount needs.
+/// The fields of an objects-table item a recount needs: an object's size and time, or a
+/// tombstone's time (its `removed_at`: a removal is a change too, and may still be in the stream).
 #[derive(Deserialize)]
 struct Counted {
     folder: String,
-    size: u64,
-    indexed_at: String,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default)]
+    indexed_at: Option<String>,
+    #[serde(default)]
+    removed_at: Option<String>,
 }
 
-/// One folder as both tables describe it.
+/// What the survey reads of an objects-table item; `size` is a reserved word in expressions.
+const COUNTED_ATTRIBUTES: &str = "folder, #size, indexed_at, removed_at";
+
+/// One folder as both tables describe it. The survey keeps one of these per folder, never the
+/// items themselves: its memory grows with the number of folders, not of objects.
 #[derive(Default)]
 struct Folder {
     recount: Counts,
-    /// Seconds since the Unix epoch.
-    newest_object: Option<i64>,
+    /// When an object of the folder was last written or removed, in milliseconds since the epoch.
+    newest_change: Option<i64>,
     unreadable: bool,
     stats: Option<FolderStats>,
 }
 
-/// Reads both tables whole and lists the folders to repair, as of `now`.
+/// Reads both tables, a page at a time, and lists the folders to repair, as of `now`.
 pub async fn survey(deps: &Deps, now: SystemTime) -> Result<Survey, Error> {
     let mut folders: BTreeMap<String, Folder> = BTreeMap::new();
     let mut survey = Survey::default();
-    let objects = scan(deps, &deps.config.objects_table)
-        .instrument(tracing::info_span!("DynamoDB.Scan", table = "objects"))
-        .await?;
-    for item in objects {
-        let folder_name = item.get("folder").and_then(|folder| folder.as_s().ok()).cloned();
-        let counted: Result<Counted, _> = serde_dynamo::from_item(item);
-        match counted {
-            Ok(object) => {
-                let folder = folders.entry(object.folder).or_default();
-                folder.recount.objects += 1;
-                folder.recount.bytes += i64::try_from(object.size).unwrap_or(i64::MAX);
-                let indexed_at = parse_time(&object.indexed_at);
-                folder.newest_object = folder.newest_object.max(indexed_at);
-            }
-            Err(error) => {
-                survey.summary.unreadable_items += 1;
-                tracing::warn!(folder = ?folder_name, %error, "an objects item that is not an object item: its folder is left alone");
-                if let Some(name) = folder_name {
-                    folders.entry(name).or_default().unreadable = true;
-                }
-            }
-        }
-    }
-    let statistics = scan(deps, &deps.config.statistics_table)
-        .instrument(tracing::info_span!("DynamoDB.Scan", table = "statistics"))
-        .await?;
-    for item in statistics {
+    // The statistics first: a consumer write after this read cancels the folder's repair (its
+    // condition is this read), so every change the statistics hold was made before the objects
+    // scan began, and the recount holds it too.
+    let table = &deps.config.statistics_table;
+    let mut statistics = deps.dynamodb.scan().table_name(table).into_paginator().items().send();
+    let span = tracing::info_span!("DynamoDB.Scan", table = "statistics");
+    while let Some(item) = statistics.next().instrument(span.clone()).await {
+        let item = item.map_err(|source| scan_error(table, source))?;
         let stats: Result<FolderStats, _> = serde_dynamo::from_item(item);
         match stats {
             Ok(stats) => {
@@ -212,8 +205,56 @@ pub async fn survey(deps: &Deps, now: SystemTime) -> Result<Survey, Error> {
         }
     }
 
-    let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs() as i64);
-    let quiet_since = now_secs - deps.config.quiet_period.as_secs() as i64;
+    let table = &deps.config.objects_table;
+    let mut objects = deps
+        .dynamodb
+        .scan()
+        .table_name(table)
+        .projection_expression(COUNTED_ATTRIBUTES)
+        .expression_attribute_names("#size", "size")
+        .into_paginator()
+        .items()
+        .send();
+    let span = tracing::info_span!("DynamoDB.Scan", table = "objects");
+    while let Some(item) = objects.next().instrument(span.clone()).await {
+        let item = item.map_err(|source| scan_error(table, source))?;
+        let folder_name = item.get("folder").and_then(|folder| folder.as_s().ok()).cloned();
+        let counted: Result<Counted, _> = serde_dynamo::from_item(item);
+        match counted {
+            Ok(Counted {
+                folder,
+                size: Some(size),
+                indexed_at: Some(indexed_at),
+                removed_at: None,
+            }) => {
+                let folder = folders.entry(folder).or_default();
+                folder.recount.objects += 1;
+                folder.recount.bytes += i64::try_from(size).unwrap_or(i64::MAX);
+                folder.newest_change = folder.newest_change.max(parse_time(&indexed_at));
+            }
+            Ok(Counted {
+                folder,
+                removed_at: Some(removed_at),
+                ..
+            }) => {
+                let folder = folders.entry(folder).or_default();
+                folder.newest_change = folder.newest_change.max(parse_time(&removed_at));
+            }
+            Ok(Counted { folder, .. }) => {
+                survey.summary.unreadable_items += 1;
+                tracing::warn!(%folder, "an objects item that is neither an object nor a tombstone: its folder is left alone");
+                folders.entry(folder).or_default().unreadable = true;
+            }
+            Err(error) => {
+                survey.summary.unreadable_items += 1;
+                tracing::warn!(folder = ?folder_name, %error, "an objects item that cannot be read: its folder is left alone");
+                if let Some(name) = folder_name {
+                    folders.entry(name).or_default().unreadable = true;
+                }
+            }
+        }
+    }
+    let quiet_since = quiet_since(deps, now);
     survey.summary.folders_checked = folders.len();
     for (name, folder) in folders {
         let recorded = folder.stats.as_ref().map_or(Counts::default(), |stats| Counts {
@@ -224,9 +265,9 @@ pub async fn survey(deps: &Deps, now: SystemTime) -> Result<Survey, Error> {
             continue;
         }
         let stats_changed = folder.stats.as_ref().and_then(|stats| parse_time(&stats.updated_at));
-        let recently = |time: Option<i64>| time.is_none_or(|time| time > quiet_since);
-        // A folder with no statistics item has no time of its own: its newest object decides.
-        if recently(folder.newest_object.or(stats_changed)) || (folder.stats.is_some() && recently(stats_changed)) {
+        let recently = |time: Option<i64>| time.is_none_or(|time| time >= quiet_since);
+        // A folder with no statistics item has no time of its own: its newest change decides.
+        if recently(folder.newest_change.or(stats_changed)) || (folder.stats.is_some() && recently(stats_changed)) {
             tracing::info!(folder = %name, "differs but changed recently: left for the next run");
             survey.summary.folders_busy += 1;
             continue;
@@ -240,10 +281,21 @@ pub async fn survey(deps: &Deps, now: SystemTime) -> Result<Survey, Error> {
     Ok(survey)
 }
 
+fn scan_error(table: &str, source: SdkError<ScanError>) -> Error {
+    Error::Scan {
+        table: table.to_owned(),
+        source: Box::new(source),
+    }
+}
+
 /// Sets each folder of `survey` to its recount, unless its statistics changed since the survey.
 pub async fn repair(deps: &Deps, survey: Survey, now: SystemTime) -> Result<Summary, Error> {
     let mut summary = survey.summary;
     let updated_at = DateTime::from(now).fmt(DateTimeFormat::DateTime).unwrap_or_default();
+    // Every change made before this time is in the recount (it was made a quiet period before
+    // the scans began, and no write takes that long to land); none after it, since a folder that
+    // changed later was left busy. The consumer skips the records of changes before it.
+    let repaired_through = quiet_since(deps, now);
     for repair in survey.repairs {
         let number = |value: i64| AttributeValue::N(value.to_string());
         let request = deps
@@ -251,7 +303,10 @@ pub async fn repair(deps: &Deps, survey: Survey, now: SystemTime) -> Result<Summ
             .update_item()
             .table_name(&deps.config.statistics_table)
             .key("folder", AttributeValue::S(repair.folder.clone()))
-            .update_expression("SET object_count = :objects, total_bytes = :bytes, updated_at = :now")
+            .update_expression(
+                "SET object_count = :objects, total_bytes = :bytes, updated_at = :now, repaired_through = :through",
+            )
+            .expression_attribute_values(":through", AttributeValue::N(repaired_through.to_string()))
             .expression_attribute_values(":objects", number(repair.recount.objects))
             .expression_attribute_values(":bytes", number(repair.recount.bytes))
             .expression_attribute_values(":now", AttributeValue::S(updated_at.clone()));
@@ -301,25 +356,21 @@ pub async fn repair(deps: &Deps, survey: Survey, now: SystemTime) -> Result<Summ
     Ok(summary)
 }
 
-/// Every item of `table`, page by page.
-async fn scan(deps: &Deps, table: &str) -> Result<Vec<HashMap<String, AttributeValue>>, Error> {
-    let mut pages = deps.dynamodb.scan().table_name(table).into_paginator().items().send();
-    let mut items = Vec::new();
-    while let Some(item) = pages.next().await {
-        items.push(item.map_err(|source| Error::Scan {
-            table: table.to_owned(),
-            source: Box::new(source),
-        })?);
-    }
-    Ok(items)
+/// The start of the quiet period of a run at `now`, in milliseconds since the Unix epoch: a
+/// folder changed since is busy, and a repair counts every change before it.
+fn quiet_since(deps: &Deps, now: SystemTime) -> i64 {
+    now.checked_sub(deps.config.quiet_period)
+        .and_then(|since| since.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |since| since.as_millis() as i64)
 }
 
-/// An RFC 3339 time as the tables store it, in seconds since the Unix epoch; `None` if it is not
-/// one (treated as "just now").
+/// An RFC 3339 time as the tables store it, in milliseconds since the Unix epoch (the stream
+/// consumer reads the same times, to the millisecond); `None` if it is not one (treated as "just
+/// now").
 fn parse_time(text: &str) -> Option<i64> {
     DateTime::from_str(text, DateTimeFormat::DateTime)
         .ok()
-        .map(|time| time.secs())
+        .and_then(|time| time.to_millis().ok())
 }
 
 #[cfg(test)]

@@ -46,6 +46,24 @@ async fn put_object(deps: &Deps, key: &str, size: u64, indexed_at: &str) {
         .unwrap();
 }
 
+/// A removed object's tombstone, as the put handler writes it, removed at `removed_at`.
+async fn put_tombstone(deps: &Deps, key: &str, removed_at: &str) {
+    let tombstone = shared::catalog::Tombstone {
+        folder: shared::catalog::folder_of(key).to_owned(),
+        key: key.to_owned(),
+        sequencer: "0067".to_owned(),
+        removed_at: removed_at.to_owned(),
+        expires_at: 1_795_000_000,
+    };
+    deps.dynamodb
+        .put_item()
+        .table_name("objects")
+        .set_item(Some(serde_dynamo::to_item(tombstone).unwrap()))
+        .send()
+        .await
+        .unwrap();
+}
+
 async fn set_stats(deps: &Deps, folder: &str, objects: i64, bytes: i64, updated_at: &str) {
     let stats = FolderStats {
         folder: folder.to_owned(),
@@ -189,4 +207,72 @@ async fn a_folder_holding_an_item_that_is_not_an_object_is_left_alone() {
 
     assert_eq!((summary.unreadable_items, summary.folders_repaired), (1, 0));
     assert_eq!(statistics(&deps).await["uploads/odd/"], (4, 40));
+}
+
+/// A removal applied to the objects table a moment ago, whose stream record is still in the
+/// stream's batching window: the statistics still count the object. Repairing the folder now
+/// would subtract the object, and the consumer would then subtract it again.
+#[tokio::test]
+async fn a_removal_still_on_its_way_through_the_stream_leaves_its_folder_alone() {
+    let emulator = Emulator::start();
+    let deps = catalog(&emulator, Duration::from_secs(900)).await;
+    put_object(&deps, "uploads/r/kept.txt", 10, LONG_AGO).await;
+    put_tombstone(&deps, "uploads/r/removed.txt", &now_text()).await;
+    set_stats(&deps, "uploads/r/", 2, 15, LONG_AGO).await; // the removal not yet applied
+
+    let summary = function_handler(&deps, scheduled()).await.unwrap();
+
+    assert_eq!((summary.folders_repaired, summary.folders_busy), (0, 1), "{summary:?}");
+    assert_eq!(statistics(&deps).await["uploads/r/"], (2, 15));
+}
+
+/// Tombstones are not objects: a folder whose statistics lost count of a removal long ago is
+/// repaired to the objects that remain.
+#[tokio::test]
+async fn an_old_tombstone_is_not_counted() {
+    let emulator = Emulator::start();
+    let deps = catalog(&emulator, Duration::from_secs(900)).await;
+    put_object(&deps, "uploads/old/kept.txt", 10, LONG_AGO).await;
+    put_tombstone(&deps, "uploads/old/removed.txt", LONG_AGO).await;
+    set_stats(&deps, "uploads/old/", 2, 15, LONG_AGO).await;
+
+    let summary = function_handler(&deps, scheduled()).await.unwrap();
+
+    assert_eq!(summary.folders_repaired, 1, "{summary:?}");
+    assert_eq!(statistics(&deps).await["uploads/old/"], (1, 10));
+}
+
+/// A repair says which changes its recount holds: every one made before the quiet period began.
+/// The stream consumer skips the records of those changes, however late they come.
+#[tokio::test]
+async fn a_repair_writes_the_time_its_recount_is_complete_through() {
+    let emulator = Emulator::start();
+    let deps = catalog(&emulator, Duration::from_secs(900)).await;
+    put_object(&deps, "uploads/w/1.txt", 10, LONG_AGO).await;
+    let started = SystemTime::now();
+
+    let summary = function_handler(&deps, scheduled()).await.unwrap();
+
+    assert_eq!(summary.folders_repaired, 1);
+    let item = deps
+        .dynamodb
+        .get_item()
+        .table_name("statistics")
+        .key("folder", AttributeValue::S("uploads/w/".to_owned()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let through: u128 = item["repaired_through"].as_n().unwrap().parse().unwrap();
+    let quiet_start = |time: SystemTime| {
+        (time - Duration::from_secs(900))
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    };
+    assert!(
+        (quiet_start(started)..=quiet_start(SystemTime::now())).contains(&through),
+        "{through}"
+    );
 }

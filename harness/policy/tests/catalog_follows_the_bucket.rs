@@ -1,17 +1,19 @@
 //! The catalog follows the bucket, end to end against the local AWS emulator: whatever is put,
 //! overwritten and deleted, and however S3 delivers the events (twice, late, out of order), the
 //! objects table ends equal to the bucket, and the statistics, fed from the objects table's
-//! stream (delivered twice too), equal a recount of it.
+//! stream (delivered twice too), equal a recount of it, also when the reconciler runs while the
+//! stream lags behind.
 //!
 //! The events are made here as S3 would send them, with sequencers (the emulator's own carry
 //! none), so the ordering rule the deployed stack relies on is the one under test.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use serde_json::{json, Value};
@@ -78,6 +80,8 @@ struct Catalog {
     bucket: String,
     indexer: s3_put_handler::Deps,
     statistics: dynamodb_stream_consumer::Deps,
+    /// With a quiet period of 0: the stream lags longer than it, whenever it runs.
+    reconciler: statistics_reconciler::Deps,
 }
 
 impl Catalog {
@@ -103,11 +107,20 @@ impl Catalog {
         testkit::create_objects_table(&indexer.dynamodb, &indexer.config.objects_table).await;
         testkit::create_statistics_table(&statistics.dynamodb, &statistics.config.statistics_table).await;
         testkit::create_processed_records_table(&statistics.dynamodb, &statistics.config.processed_records_table).await;
+        let reconciler = statistics_reconciler::Deps::new(
+            &aws,
+            statistics_reconciler::Config {
+                objects_table: indexer.config.objects_table.clone(),
+                statistics_table: statistics.config.statistics_table.clone(),
+                quiet_period: Duration::ZERO,
+            },
+        );
         Catalog {
             aws,
             bucket,
             indexer,
             statistics,
+            reconciler,
         }
     }
 
@@ -150,7 +163,10 @@ impl Catalog {
     }
 
     async fn index(&self, record: &Value) {
-        let event = LambdaEvent::new(json!({ "Records": [record] }), Context::default());
+        let event = LambdaEvent::new(
+            json!({ "Records": [record] }),
+            testkit::invocation_context(Duration::from_secs(60)),
+        );
         s3_put_handler::function_handler(&self.indexer, event).await.unwrap();
     }
 
@@ -174,6 +190,7 @@ impl Catalog {
             .collect()
     }
 
+    /// The objects table's objects (a removal leaves a tombstone, which is none).
     async fn objects(&self) -> Vec<ObjectItem> {
         let scan = self
             .indexer
@@ -182,22 +199,38 @@ impl Catalog {
             .table_name(&self.indexer.config.objects_table)
             .send()
             .await;
-        serde_dynamo::from_items(scan.unwrap().items.unwrap_or_default()).unwrap()
+        let items = scan.unwrap().items.unwrap_or_default();
+        let objects = items.into_iter().filter(|item| !shared::catalog::is_tombstone(item));
+        objects.map(|item| serde_dynamo::from_item(item).unwrap()).collect()
     }
 
-    /// The objects table's stream, through the stream consumer, every batch delivered twice.
-    async fn count(&self, batch_size: usize) {
+    /// The objects table's stream, through the stream consumer, every batch delivered twice; the
+    /// reconciler runs before batch `reconcile_before`, if the stream has that many.
+    async fn count(&self, batch_size: usize, reconcile_before: Option<usize>) {
         let mut stream = StreamReader::open(&self.aws, &self.indexer.config.objects_table).await;
         let records = stream.read().await;
-        for batch in records.chunks(batch_size) {
+        for (n, batch) in records.chunks(batch_size).enumerate() {
+            if reconcile_before == Some(n) {
+                self.reconcile().await;
+            }
             for _ in 0..2 {
-                let event = LambdaEvent::new(json!({ "Records": batch }), Context::default());
+                let event = LambdaEvent::new(
+                    json!({ "Records": batch }),
+                    testkit::invocation_context(Duration::from_secs(60)),
+                );
                 let response = dynamodb_stream_consumer::function_handler(&self.statistics, event)
                     .await
                     .unwrap();
                 assert!(response.batch_item_failures.is_empty());
             }
         }
+    }
+
+    async fn reconcile(&self) {
+        let event = LambdaEvent::new(json!({}), testkit::invocation_context(Duration::from_secs(600)));
+        statistics_reconciler::function_handler(&self.reconciler, event)
+            .await
+            .unwrap();
     }
 
     /// Folder -> (objects, bytes), leaving out folders at zero (the statistics keep them).
@@ -218,6 +251,35 @@ impl Catalog {
     }
 }
 
+/// The stream lags past the reconciler's quiet period (here 0): the run recounts changes whose
+/// records the consumer has not applied yet. Applied afterwards, they must not count again.
+#[tokio::test]
+async fn a_stream_lagging_past_the_quiet_period_counts_nothing_twice() {
+    let emulator = Emulator::start();
+    let catalog = Catalog::new(&emulator, "lagging").await;
+    let ops = [
+        Op::Put { key: 0, content: 1 },
+        Op::Put { key: 1, content: 2 },
+        Op::Put { key: 2, content: 3 },
+        Op::Delete { key: 0 },
+    ];
+    for record in catalog.apply(&ops).await {
+        catalog.index(&record).await;
+    }
+
+    // The first record, then the run, then the rest of the stream.
+    catalog.count(1, Some(1)).await;
+
+    let objects = catalog.objects().await;
+    let mut recount: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for item in &objects {
+        let entry = recount.entry(item.folder.clone()).or_default();
+        entry.0 += 1;
+        entry.1 += item.size as i64;
+    }
+    assert_eq!(catalog.statistics().await, recount);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
     #[test]
@@ -225,6 +287,7 @@ proptest! {
         ops in proptest::collection::vec(op(), 1..16),
         deliveries in proptest::collection::vec(any::<Index>(), 0..32),
         batch_size in 1..6usize,
+        reconcile_before in proptest::option::of(0..8usize),
     ) {
         static EMULATOR: std::sync::OnceLock<Emulator> = std::sync::OnceLock::new();
         static CASE: AtomicUsize = AtomicUsize::new(0);
@@ -241,7 +304,7 @@ proptest! {
             for record in records.iter().rev() {
                 catalog.index(record).await;
             }
-            catalog.count(batch_size).await;
+            catalog.count(batch_size, reconcile_before).await;
             (catalog.bucket_contents().await, catalog.objects().await, catalog.statistics().await)
         });
 

@@ -1,10 +1,12 @@
 //! What the load reads back from the application: the bucket, the two tables and the failure
 //! queues, whole, to compare with what the burst must leave.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use serde::de::DeserializeOwned;
-use shared::catalog::{FolderStats, ObjectItem};
+use shared::catalog::{is_tombstone, FolderStats, ObjectItem};
 
 use super::Load;
 use crate::Result;
@@ -61,9 +63,11 @@ impl Load<'_> {
         Ok(contents)
     }
 
-    /// The objects table: key -> (size, SHA-256).
+    /// The objects table: key -> (size, SHA-256). Tombstones (removed objects) are no objects.
     pub(super) async fn catalog(&self) -> Result<BTreeMap<String, (u64, String)>> {
-        let items: Vec<ObjectItem> = self.scan(self.plan.objects_table()?).await?;
+        let items: Vec<ObjectItem> = self
+            .scan(self.plan.objects_table()?, |item| !is_tombstone(item))
+            .await?;
         Ok(items
             .into_iter()
             .map(|item| (item.key, (item.size, item.sha256)))
@@ -72,21 +76,31 @@ impl Load<'_> {
 
     /// The statistics table: folder -> (object count, total bytes).
     pub(super) async fn statistics(&self) -> Result<BTreeMap<String, (i64, i64)>> {
-        let items: Vec<FolderStats> = self.scan(self.plan.statistics_table()?).await?;
+        let items: Vec<FolderStats> = self.scan(self.plan.statistics_table()?, |_| true).await?;
         Ok(items
             .into_iter()
             .map(|stats| (stats.folder, (stats.object_count, stats.total_bytes)))
             .collect())
     }
 
-    async fn scan<T: DeserializeOwned>(&self, table: &str) -> Result<Vec<T>> {
+    /// The items of `table` that `keep` accepts.
+    async fn scan<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        keep: impl Fn(&HashMap<String, AttributeValue>) -> bool,
+    ) -> Result<Vec<T>> {
         let dynamodb = shared::aws::dynamodb_client(self.aws);
         let mut pages = dynamodb.scan().table_name(table).into_paginator().send();
         let mut items = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|error| anyhow!(shared::error::chain(&error)))?;
-            let page: Vec<T> = serde_dynamo::from_items(page.items.unwrap_or_default())
-                .map_err(|error| anyhow!("{table}: {error}"))?;
+            let kept: Vec<_> = page
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|item| keep(item))
+                .collect();
+            let page: Vec<T> = serde_dynamo::from_items(kept).map_err(|error| anyhow!("{table}: {error}"))?;
             items.extend(page);
         }
         Ok(items)
