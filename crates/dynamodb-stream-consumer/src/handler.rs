@@ -163,9 +163,18 @@ pub(crate) const TIME_RESERVE: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Deadline(SystemTime);
 
+/// 2000-01-01 in milliseconds since the Unix epoch. Lambda's deadlines are times, always later;
+/// cargo-lambda's runtime emulator sends the function's timeout instead (`600000`, ten minutes),
+/// so a smaller value is read as a time that far from now.
+const YEAR_2000_MS: u64 = 946_684_800_000;
+
 impl Deadline {
     fn of(context: &Context) -> Deadline {
-        let deadline = UNIX_EPOCH + Duration::from_millis(context.deadline);
+        let deadline = if context.deadline < YEAR_2000_MS {
+            SystemTime::now() + Duration::from_millis(context.deadline)
+        } else {
+            UNIX_EPOCH + Duration::from_millis(context.deadline)
+        };
         Deadline(deadline.checked_sub(TIME_RESERVE).unwrap_or(UNIX_EPOCH))
     }
 
@@ -387,6 +396,22 @@ mod tests {
 
         assert_eq!(response.batch_item_failures.len(), 1);
         assert_eq!(transaction.num_calls(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_deadline_given_as_a_timeout_is_counted_from_now() {
+        let transaction = mock!(aws_sdk_dynamodb::Client::transact_write_items)
+            .sequence()
+            .output(|| TransactWriteItemsOutput::builder().build())
+            .build();
+        let mut batch = one_record_batch();
+        // What cargo-lambda's runtime emulator sends as `lambda-runtime-deadline-ms`.
+        batch.context.deadline = 600_000;
+
+        let response = function_handler(&deps_answering(&transaction), batch).await.unwrap();
+
+        assert!(response.batch_item_failures.is_empty());
+        assert_eq!(transaction.num_calls(), 1);
     }
 
     #[tokio::test]
