@@ -4,6 +4,7 @@
 //! (`triggers`), and what exercises them: the workshop story (`story`) or a load (`load`).
 
 mod browser;
+mod delivery;
 mod load;
 pub mod logs;
 mod resources;
@@ -62,6 +63,8 @@ pub async fn run(mode: Mode) -> Result<()> {
         run_command(tool("cargo").args(["build", "-p", &function.binary]).current_dir(&root))?;
     }
 
+    let delivery = delivery::Delivery::from_env()?;
+
     heading("Starting the local AWS emulator and creating what template.yaml declares");
     let started = Instant::now();
     let emulator = Emulator::start();
@@ -71,16 +74,28 @@ pub async fn run(mode: Mode) -> Result<()> {
     println!("ready in {} ms", started.elapsed().as_millis());
 
     heading("Starting each function under its own cargo lambda watch");
+    println!("delivering as AWS does: {}", delivery.describe());
     let mut runtimes = Runtimes::default();
     for function in &plan.functions {
         // Each function sees only its own environment, as in AWS.
         let mut environment: BTreeMap<String, String> =
             emulator.env().into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
         environment.extend(function.environment.clone());
-        let runtime = FunctionRuntime::start(&root, &logs, function, &environment)?;
+        // Several instances where AWS runs events side by side: the asynchronously invoked
+        // functions. The stream's mapping sends one batch at a time per shard, a schedule one
+        // event; the HTTP function keeps one instance, which `load/requests.rs` explains.
+        let instances = if is_notified(&plan, function) {
+            delivery.concurrency
+        } else {
+            1
+        };
+        let runtime = FunctionRuntime::start(&root, &logs, function, &environment, instances)?;
         println!(
-            "{:<26} http://127.0.0.1:{}  (logs: target/local/logs/{}.log)",
-            function.binary, runtime.target.port, function.binary
+            "{:<26} http://127.0.0.1:{}  (logs: target/local/logs/{}.log, {instances} instance{})",
+            function.binary,
+            runtime.target.port,
+            function.binary,
+            if instances == 1 { "" } else { "s at most" }
         );
         runtimes.0.insert(function.binary.clone(), runtime);
     }
@@ -89,18 +104,14 @@ pub async fn run(mode: Mode) -> Result<()> {
     let mut triggers = Vec::new();
     for function in &plan.functions {
         let target = runtimes.target(&function.binary)?;
-        let notified = plan
-            .buckets
-            .iter()
-            .flat_map(|bucket| &bucket.notifications)
-            .any(|(_, _, binary)| *binary == function.binary);
-        if notified {
+        if is_notified(&plan, function) {
             let plan = async_plan(function);
             triggers.push(tokio::spawn(deliver_s3_notifications(
                 aws.clone(),
                 target.clone(),
                 plan,
                 queues.clone(),
+                delivery.clone(),
             )));
         }
         if function.stream.is_some() {
@@ -110,6 +121,7 @@ pub async fn run(mode: Mode) -> Result<()> {
                 target.clone(),
                 plan,
                 queues.clone(),
+                delivery.clone(),
             )));
         }
         for schedule in &function.schedules {
@@ -173,6 +185,14 @@ pub async fn run(mode: Mode) -> Result<()> {
         trigger.abort();
     }
     outcome
+}
+
+/// Whether a bucket notifies `function` (S3 invokes it asynchronously).
+fn is_notified(plan: &template::Plan, function: &template::Function) -> bool {
+    plan.buckets
+        .iter()
+        .flat_map(|bucket| &bucket.notifications)
+        .any(|(_, _, binary)| *binary == function.binary)
 }
 
 /// Where `--keep` writes the running application's addresses, as `export` lines.

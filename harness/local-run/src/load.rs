@@ -64,6 +64,16 @@ const FULL: Size = Size {
     rounds: [(1, 1_000), (16, 10_000)],
 };
 
+/// The timeouts of the load's own clients (the uploaders, and the checker reading the bucket and
+/// the tables): they are clients, not functions, and wait for a busy emulator longer than a
+/// function's 8-second budget would.
+fn patient() -> aws_sdk_s3::config::timeout::TimeoutConfig {
+    aws_sdk_s3::config::timeout::TimeoutConfig::builder()
+        .operation_timeout(std::time::Duration::from_secs(60))
+        .operation_attempt_timeout(std::time::Duration::from_secs(30))
+        .build()
+}
+
 pub struct Load<'a> {
     aws: &'a SdkConfig,
     plan: &'a Plan,

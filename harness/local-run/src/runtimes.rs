@@ -48,7 +48,7 @@ pub struct Target {
     pub limit: Duration,
 }
 
-/// One function under `cargo lambda watch -p <binary>`, stopped (with the function it started)
+/// One function under `cargo lambda watch -p <binary>`, with up to `concurrency` instances, stopped (with the function it started)
 /// on drop.
 ///
 /// One watch per function rather than one for the whole workspace: at the workspace root,
@@ -66,6 +66,7 @@ impl FunctionRuntime {
         logs: &Path,
         function: &Function,
         environment: &BTreeMap<String, String>,
+        concurrency: usize,
     ) -> Result<FunctionRuntime> {
         use std::os::unix::process::CommandExt;
         let binary = function.binary.as_str();
@@ -84,6 +85,9 @@ impl FunctionRuntime {
                 "127.0.0.1",
                 "--invoke-port",
                 &port.to_string(),
+                // Instances, started as invocations need them, as Lambda scales a function out.
+                "--concurrency",
+                &concurrency.to_string(),
             ])
             .current_dir(root)
             .envs(environment)

@@ -1,5 +1,6 @@
 //! The catalog follows the bucket, end to end against the local AWS emulator: whatever is put,
-//! overwritten and deleted, and however S3 delivers the events (twice, late, out of order), the
+//! overwritten and deleted, and however S3 delivers the events (twice, late, out of order, and
+//! at the same time as each other and as the operations on their keys), the
 //! objects table ends equal to the bucket, and the statistics, fed from the objects table's
 //! stream (delivered twice too), equal a recount of it, also when the reconciler runs while the
 //! stream lags behind.
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use aws_config::SdkConfig;
 use aws_sdk_s3::primitives::ByteStream;
+use futures_util::future::join_all;
 use lambda_runtime::LambdaEvent;
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -128,37 +130,69 @@ impl Catalog {
     async fn apply(&self, ops: &[Op]) -> Vec<Value> {
         let mut records = Vec::new();
         for (n, op) in ops.iter().enumerate() {
-            let s3 = &self.indexer.s3;
-            records.push(match op {
-                Op::Put { key, content } => {
-                    let output = s3
-                        .put_object()
-                        .bucket(&self.bucket)
-                        .key(KEYS[*key])
-                        .body(ByteStream::from_static(CONTENTS[*content].as_bytes()))
-                        .send()
-                        .await
-                        .unwrap();
-                    let etag = output.e_tag().unwrap().trim_matches('"').to_owned();
-                    record(
-                        &self.bucket,
-                        "ObjectCreated:Put",
-                        KEYS[*key],
-                        Some(&etag),
-                        sequencer(n + 1),
-                    )
-                }
-                Op::Delete { key } => {
-                    s3.delete_object()
-                        .bucket(&self.bucket)
-                        .key(KEYS[*key])
-                        .send()
-                        .await
-                        .unwrap();
-                    record(&self.bucket, "ObjectRemoved:Delete", KEYS[*key], None, sequencer(n + 1))
-                }
-            });
+            records.push(self.apply_one(n, op).await);
         }
+        records
+    }
+
+    /// Applies the `n`th operation; returns its event record.
+    async fn apply_one(&self, n: usize, op: &Op) -> Value {
+        let s3 = &self.indexer.s3;
+        match op {
+            Op::Put { key, content } => {
+                let output = s3
+                    .put_object()
+                    .bucket(&self.bucket)
+                    .key(KEYS[*key])
+                    .body(ByteStream::from_static(CONTENTS[*content].as_bytes()))
+                    .send()
+                    .await
+                    .unwrap();
+                let etag = output.e_tag().unwrap().trim_matches('"').to_owned();
+                record(
+                    &self.bucket,
+                    "ObjectCreated:Put",
+                    KEYS[*key],
+                    Some(&etag),
+                    sequencer(n + 1),
+                )
+            }
+            Op::Delete { key } => {
+                s3.delete_object()
+                    .bucket(&self.bucket)
+                    .key(KEYS[*key])
+                    .send()
+                    .await
+                    .unwrap();
+                record(&self.bucket, "ObjectRemoved:Delete", KEYS[*key], None, sequencer(n + 1))
+            }
+        }
+    }
+
+    /// Applies `ops` while delivering events as AWS may: each of `deliveries` is (which event,
+    /// after which operation) and is invoked at the same time as the operations that follow it
+    /// and the other deliveries due then, so an upload's event is read and hashed while its key
+    /// is overwritten or deleted. Then every event once more, all at once, as the latest possible
+    /// deliveries. Returns the events.
+    async fn apply_delivering(&self, ops: &[Op], deliveries: &[(Index, Index)]) -> Vec<Value> {
+        let mut records: Vec<Value> = Vec::new();
+        for (n, op) in ops.iter().enumerate() {
+            let due: Vec<&Value> = if records.is_empty() {
+                Vec::new()
+            } else {
+                deliveries
+                    .iter()
+                    .filter(|(_, after)| after.index(ops.len()) == n)
+                    .map(|(which, _)| which.get(&records))
+                    .collect()
+            };
+            let (record, _) = tokio::join!(
+                self.apply_one(n, op),
+                join_all(due.into_iter().map(|due| self.index(due)))
+            );
+            records.push(record);
+        }
+        join_all(records.iter().rev().map(|record| self.index(record))).await;
         records
     }
 
@@ -285,7 +319,7 @@ proptest! {
     #[test]
     fn the_catalog_equals_the_bucket_and_the_statistics_a_recount(
         ops in proptest::collection::vec(op(), 1..16),
-        deliveries in proptest::collection::vec(any::<Index>(), 0..32),
+        deliveries in proptest::collection::vec((any::<Index>(), any::<Index>()), 0..32),
         batch_size in 1..6usize,
         reconcile_before in proptest::option::of(0..8usize),
     ) {
@@ -295,15 +329,7 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let (bucket, objects, statistics) = runtime.block_on(async {
             let catalog = Catalog::new(emulator, &CASE.fetch_add(1, Ordering::Relaxed).to_string()).await;
-            let records = catalog.apply(&ops).await;
-            // Events in a random order, some twice or more; then every event at least once more,
-            // newest first, as the latest possible delivery.
-            for index in &deliveries {
-                catalog.index(index.get(&records)).await;
-            }
-            for record in records.iter().rev() {
-                catalog.index(record).await;
-            }
+            catalog.apply_delivering(&ops, &deliveries).await;
             catalog.count(batch_size, reconcile_before).await;
             (catalog.bucket_contents().await, catalog.objects().await, catalog.statistics().await)
         });

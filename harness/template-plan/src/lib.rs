@@ -115,6 +115,8 @@ pub struct Function {
 pub struct StreamTrigger {
     pub table: String,
     pub batch_size: usize,
+    /// `MaximumBatchingWindowInSeconds`: how long records wait for a batch to fill.
+    pub batching_window: std::time::Duration,
     pub max_retries: u32,
     pub failure_queue: Option<String>,
     pub reports_batch_item_failures: bool,

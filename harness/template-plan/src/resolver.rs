@@ -208,6 +208,9 @@ impl Resolver<'_> {
         Ok(StreamTrigger {
             table: arn.trim_end_matches(".StreamArn").to_owned(),
             batch_size: properties["BatchSize"].as_u64().unwrap_or(100) as usize,
+            batching_window: std::time::Duration::from_secs(
+                properties["MaximumBatchingWindowInSeconds"].as_u64().unwrap_or(0),
+            ),
             max_retries: properties["MaximumRetryAttempts"].as_u64().unwrap_or(0) as u32,
             failure_queue: self.queue_of(&properties["DestinationConfig"]["OnFailure"])?,
             reports_batch_item_failures: properties["FunctionResponseTypes"].as_sequence().is_some_and(|types| {

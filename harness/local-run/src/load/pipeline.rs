@@ -129,14 +129,8 @@ impl Load<'_> {
     /// Every key's uploads and delete, from `size.uploaders` clients at once, each taking the next
     /// key not yet taken.
     async fn send(&self, bucket: &str, keys: &[KeyPlan]) -> Result<()> {
-        // The uploaders are clients, not functions: they wait for a busy emulator longer than a
-        // function's 8-second budget would.
-        let patient = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-            .operation_timeout(Duration::from_secs(60))
-            .operation_attempt_timeout(Duration::from_secs(30))
-            .build();
         let s3 = shared::aws::s3_client(self.aws);
-        let s3 = aws_sdk_s3::Client::from_conf(s3.config().to_builder().timeout_config(patient).build());
+        let s3 = aws_sdk_s3::Client::from_conf(s3.config().to_builder().timeout_config(super::patient()).build());
         let keys_shared: Arc<Vec<KeyPlan>> = Arc::new(keys.to_vec());
         let next = Arc::new(AtomicUsize::new(0));
         let mut clients = Vec::new();
@@ -185,8 +179,20 @@ impl Load<'_> {
         let deadline = started + CATCH_UP;
         let mut last_report = Instant::now();
         loop {
-            let catalog = self.catalog().await?;
-            let statistics = self.statistics().await?;
+            // A read the busy emulator does not answer in time is the checker's problem, not the
+            // pipeline's: read again next round (the deadline still bounds the wait).
+            let (catalog, statistics) = match (self.catalog().await, self.statistics().await) {
+                (Ok(catalog), Ok(statistics)) => (catalog, statistics),
+                (Err(error), _) | (_, Err(error)) if Instant::now() <= deadline => {
+                    println!(
+                        "    after {:>3} s: reading the tables failed ({error}); reading again",
+                        started.elapsed().as_secs()
+                    );
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    continue;
+                }
+                (Err(error), _) | (_, Err(error)) => return Err(error),
+            };
             let indexed = expected
                 .iter()
                 .filter(|(key, entry)| catalog.get(*key) == Some(entry))

@@ -51,6 +51,7 @@ impl Load<'_> {
     /// Every object in the bucket: key and size.
     pub(super) async fn bucket_contents(&self, bucket: &str) -> Result<BTreeMap<String, u64>> {
         let s3 = shared::aws::s3_client(self.aws);
+        let s3 = aws_sdk_s3::Client::from_conf(s3.config().to_builder().timeout_config(super::patient()).build());
         let mut pages = s3.list_objects_v2().bucket(bucket).into_paginator().send();
         let mut contents = BTreeMap::new();
         while let Some(page) = pages.next().await {
@@ -90,6 +91,9 @@ impl Load<'_> {
         keep: impl Fn(&HashMap<String, AttributeValue>) -> bool,
     ) -> Result<Vec<T>> {
         let dynamodb = shared::aws::dynamodb_client(self.aws);
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            dynamodb.config().to_builder().timeout_config(super::patient()).build(),
+        );
         let mut pages = dynamodb.scan().table_name(table).into_paginator().send();
         let mut items = Vec::new();
         while let Some(page) = pages.next().await {
