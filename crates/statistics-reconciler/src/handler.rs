@@ -69,11 +69,27 @@ pub struct Deps {
     pub config: Config,
 }
 
+/// How long one call may take here: longer than `shared::aws`'s 3 s per attempt and 8 s per call,
+/// which are sized for functions a caller waits on. This one is a batch job (a 600 s timeout,
+/// nobody waiting) reading whole tables a page at a time, so one slow page (a busy table; the
+/// local emulator takes seconds per page at 100,000 items) should delay the run, not fail it.
+pub const SCAN_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// See [`SCAN_ATTEMPT_TIMEOUT`]: three attempts and their backoff.
+pub const SCAN_OPERATION_TIMEOUT: Duration = Duration::from_secs(100);
+
 impl Deps {
-    /// The client for `aws` (see `shared::aws`), with `config`.
+    /// The client for `aws` (see `shared::aws`), with the longer timeouts above, and `config`.
     pub fn new(aws: &aws_config::SdkConfig, config: Config) -> Deps {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(shared::aws::CONNECT_TIMEOUT)
+            .operation_attempt_timeout(SCAN_ATTEMPT_TIMEOUT)
+            .operation_timeout(SCAN_OPERATION_TIMEOUT)
+            .build();
+        let dynamodb = aws_sdk_dynamodb::config::Builder::from(aws)
+            .timeout_config(timeouts)
+            .build();
         Deps {
-            dynamodb: shared::aws::dynamodb_client(aws),
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(dynamodb),
             config,
         }
     }
@@ -238,6 +254,24 @@ pub(crate) fn quiet_since(deps: &Deps, now: SystemTime) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn its_scans_are_given_longer_than_a_function_a_caller_waits_on() {
+        let aws = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .timeout_config(shared::aws::timeouts())
+            .build();
+        let config = Config::from_lookup(|name| name.ends_with("_NAME").then(|| name.to_lowercase())).unwrap();
+        let deps = Deps::new(&aws, config);
+        let timeouts = deps.dynamodb.config().timeout_config().unwrap();
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(SCAN_ATTEMPT_TIMEOUT));
+        assert_eq!(timeouts.operation_timeout(), Some(SCAN_OPERATION_TIMEOUT));
+        assert!(SCAN_ATTEMPT_TIMEOUT > shared::aws::ATTEMPT_TIMEOUT);
+        // Three attempts fit in a call, and a call in the function's 600 s.
+        assert!(
+            SCAN_OPERATION_TIMEOUT >= 3 * SCAN_ATTEMPT_TIMEOUT && SCAN_OPERATION_TIMEOUT < Duration::from_secs(600)
+        );
+    }
 
     #[test]
     fn config_reads_the_tables_and_a_quiet_period() {

@@ -14,6 +14,7 @@ mod launcher;
 mod measure;
 mod report;
 pub mod sizes;
+mod survey;
 
 use std::path::PathBuf;
 
@@ -113,6 +114,8 @@ pub struct Results {
     pub large_object: Vec<LargeObject>,
     /// Reading the same object from the emulator into `sha256sum`, in seconds.
     pub large_object_pipe_seconds: f64,
+    /// The statistics reconciler over a small and a large objects table.
+    pub survey: Vec<survey::SurveyRun>,
     /// (function, stripped arm64 bootstrap bytes, its zip bytes, Python zip bytes)
     pub packages: Vec<report::Package>,
     /// (`sam build` from cold, one release build of the workspace from cold), in seconds.
@@ -130,6 +133,14 @@ pub async fn run(quick: bool, binaries: Option<PathBuf>, only: Option<String>) -
         &std::fs::read_to_string(root.join("template.yaml")).map_err(|error| anyhow!("template.yaml: {error}"))?,
     )?;
     let functions = chosen_functions(&plan, only.as_deref());
+    // The reconciler has no Python twin: it is measured on its own, at two table sizes.
+    let surveyed = plan
+        .functions
+        .iter()
+        .any(|function| function.binary == survey::FUNCTION)
+        && only
+            .as_deref()
+            .is_none_or(|only| only.split(',').any(|name| name == survey::FUNCTION));
     let work = root.join("target/bench");
     std::fs::create_dir_all(work.join("logs")).map_err(|error| anyhow!("{}: {error}", work.display()))?;
 
@@ -138,7 +149,13 @@ pub async fn run(quick: bool, binaries: Option<PathBuf>, only: Option<String>) -
     let profile = if quick { "dev" } else { "release" };
     let binaries = match binaries {
         Some(folder) => folder,
-        None => builds::build_functions(&root, &functions, profile)?,
+        None => {
+            let mut built = functions.clone();
+            if surveyed {
+                built.push(survey::FUNCTION.to_owned());
+            }
+            builds::build_functions(&root, &built, profile)?
+        }
     };
 
     println!("\n==> Starting the local AWS emulator and loading the fixtures");
@@ -152,6 +169,7 @@ pub async fn run(quick: bool, binaries: Option<PathBuf>, only: Option<String>) -
         functions: Vec::new(),
         large_object: Vec::new(),
         large_object_pipe_seconds: 0.0,
+        survey: Vec::new(),
         packages: Vec::new(),
         builds: None,
         machine: report::machine(&root, emulator.python()),
@@ -178,6 +196,9 @@ pub async fn run(quick: bool, binaries: Option<PathBuf>, only: Option<String>) -
     if functions.iter().any(|function| function == "s3-put-handler") {
         measure::measure_large_object(&mut results, &emulator, &catalog, &binaries, &root, &work).await?;
     }
+    if surveyed {
+        survey::measure(&mut results, &emulator, &binaries, &root, &work).await?;
+    }
     drop(emulator);
 
     println!("\n==> Package sizes");
@@ -191,11 +212,14 @@ pub async fn run(quick: bool, binaries: Option<PathBuf>, only: Option<String>) -
         results.packages.push(report::package(&root, function, &logical_id)?);
     }
 
-    if !quick {
+    // A partial run (`--only`) is for a closer look: it neither spends 15 minutes on the cold
+    // builds nor overwrites the published page with some of its sections.
+    let partial = only.is_some();
+    if !quick && !partial {
         results.builds = Some(builds::time_cold_builds(&root, &work)?);
     }
 
-    let (markdown, chart) = if quick {
+    let (markdown, chart) = if quick || partial {
         (work.join("benchmarks.md"), work.join("benchmarks.svg"))
     } else {
         (root.join("docs/benchmarks.md"), root.join("docs/benchmarks.svg"))
@@ -214,7 +238,9 @@ fn chosen_functions(plan: &template::Plan, only: Option<&str>) -> Vec<String> {
         .filter(|binary| only.is_none_or(|only| only.split(',').any(|name| name == binary)))
         .filter(|binary| {
             let benchmarked = fixtures::BENCHMARKED.contains(&binary.as_str());
-            if !benchmarked {
+            if binary == survey::FUNCTION {
+                println!("{binary}: no Python twin; measured on its own at two table sizes, after the others");
+            } else if !benchmarked {
                 println!("{binary}: not benchmarked (bench/fixtures.rs has no events or Python twin for it)");
             }
             benchmarked

@@ -65,6 +65,7 @@ fn markdown_text(results: &Results, pairs: &[Pair], release_profile: Option<&str
     tables::per_function(&mut md, results, pairs)?;
     tables::targets(&mut md, results, pairs)?;
     tables::large_object(&mut md, results)?;
+    tables::survey(&mut md, results)?;
     tables::build_time(&mut md, results.builds)?;
     tables::cost(&mut md, pairs)?;
     if let Some(profile) = release_profile {
@@ -109,6 +110,7 @@ fn pairs<'a>(results: &'a Results, functions: &[&'a str]) -> Vec<Pair<'a>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::survey::SurveyRun;
     use crate::{LargeObject, Scale};
 
     fn measured(scale: f64) -> Measured {
@@ -138,6 +140,20 @@ mod tests {
                 peak_rss: 9_000_000,
             }],
             large_object_pipe_seconds: 1.2,
+            survey: vec![
+                SurveyRun {
+                    objects: 10_000,
+                    folders_repaired: 100,
+                    seconds: 2.0,
+                    peak_rss: 8_388_608,
+                },
+                SurveyRun {
+                    objects: 100_000,
+                    folders_repaired: 100,
+                    seconds: 20.0,
+                    peak_rss: 8_808_038,
+                },
+            ],
             packages: vec![Package {
                 function: "both".to_owned(),
                 bootstrap: Some((5_000_000, 2_000_000)),
@@ -156,6 +172,7 @@ mod tests {
                 "## Per function",
                 "## Targets",
                 "## The put handler and a large object",
+                "## The statistics reconciler at two table sizes",
                 "## Build time",
                 "## What a million invocations cost",
                 "## Release profile",
@@ -164,6 +181,11 @@ mod tests {
             ]
         );
         assert!(md.contains("### both\n"), "{md}");
+        assert!(md.contains("| 100000 | 100 | 20.00 s | 8.4 MiB |"), "{md}");
+        assert!(
+            md.contains("10.0x the objects took 10.0x the time and 1.05x the peak memory."),
+            "{md}"
+        );
         assert!(!md.contains("rust-only"), "{md}");
         assert!(
             md.contains("| package: stripped arm64 `bootstrap` / zip | 4.77 MiB / 1.91 MiB |"),

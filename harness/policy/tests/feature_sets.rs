@@ -27,21 +27,12 @@ fn function_crates() -> Vec<String> {
     crates
 }
 
-/// Package name -> resolved features, for `cargo tree -p <package>` over the given edge kinds.
-fn resolved_features(package: &str, edges: &str) -> BTreeMap<String, String> {
+/// `cargo tree --offline --prefix none --format "{p}|{f}"` with `args`: one `package|features`
+/// line per package.
+fn cargo_tree(args: &[&str]) -> String {
     let output = Command::new(env!("CARGO"))
-        .args([
-            "tree",
-            "--offline",
-            "--prefix",
-            "none",
-            "--format",
-            "{p}|{f}",
-            "-e",
-            edges,
-            "-p",
-            package,
-        ])
+        .args(["tree", "--offline", "--prefix", "none", "--format", "{p}|{f}"])
+        .args(args)
         .current_dir(workspace_root())
         .output()
         .expect("running cargo tree");
@@ -50,7 +41,12 @@ fn resolved_features(package: &str, edges: &str) -> BTreeMap<String, String> {
         "cargo tree failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    String::from_utf8_lossy(&output.stdout)
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Package name -> resolved features, for `cargo tree -p <package>` over the given edge kinds.
+fn resolved_features(package: &str, edges: &str) -> BTreeMap<String, String> {
+    cargo_tree(&["-e", edges, "-p", package])
         .lines()
         .filter_map(|line| line.split_once('|'))
         .map(|(package, features)| {
@@ -99,4 +95,58 @@ fn no_function_links_the_test_harness_or_an_sdk_it_never_calls() {
             );
         }
     }
+}
+
+/// Package -> every feature set a `--workspace` build (tests included) compiles it with, in the
+/// workspace whose manifest is `manifest`. A crate compiled for the build machine (proc macros,
+/// build scripts) is resolved apart from the rest, so one package can have two sets.
+fn workspace_features(manifest: &Path) -> BTreeMap<String, std::collections::BTreeSet<String>> {
+    let manifest = manifest.to_string_lossy();
+    let tree = cargo_tree(&["--workspace", "-e", "normal,build,dev", "--manifest-path", &manifest]);
+    let mut features: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for (package, set) in tree.lines().filter_map(|line| line.split_once('|')) {
+        // Path packages (the workspaces' own crates) are compiled apart anyway.
+        if package.contains("(/") {
+            continue;
+        }
+        let id: Vec<&str> = package.split_whitespace().take(2).collect();
+        features
+            .entry(id.join(" "))
+            .or_default()
+            .insert(set.trim_end_matches(" (*)").to_owned());
+    }
+    features
+}
+
+/// The harness builds into the product's target/ and links the AWS SDK the product's tests
+/// compiled, but only a crate built with the same features (and everything under it) is shared:
+/// one feature more in tokio or libc and cargo compiles the SDK's stack again. workspace-hack
+/// holds both workspaces to one set.
+#[test]
+fn both_workspaces_build_the_crates_they_share_with_the_same_features() {
+    let product = workspace_features(&workspace_root().join("Cargo.toml"));
+    let harness = workspace_features(&workspace_root().join("harness/Cargo.toml"));
+    let shared: Vec<&String> = product
+        .keys()
+        .filter(|package| harness.contains_key(*package))
+        .collect();
+    assert!(
+        shared.iter().any(|package| package.starts_with("aws-smithy-runtime ")),
+        "the workspaces share no AWS SDK crate: {shared:?}"
+    );
+    let differing: Vec<String> = shared
+        .iter()
+        .filter(|package| product[**package] != harness[**package])
+        .map(|package| {
+            format!(
+                "{package}: the product builds {:?}, the harness {:?}",
+                product[*package], harness[*package]
+            )
+        })
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "add the missing features to workspace-hack/Cargo.toml:\n{}",
+        differing.join("\n")
+    );
 }

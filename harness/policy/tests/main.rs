@@ -6,7 +6,8 @@
 //! - `repository`: git tracks no build artifacts.
 //! - `least_privilege`: each function is granted exactly the AWS actions its code calls.
 //! - `docs_agree`: what the deploy pages name and count is what the template creates.
-//! - `feature_sets`: each function is compiled with one feature set, whoever builds it.
+//! - `feature_sets`: each function is compiled with one feature set, whoever builds it, and both
+//!   workspaces build the crates they share with one set.
 //! - `catalog_follows_the_bucket`: the put handler and the stream consumer together keep the
 //!   objects table equal to the bucket and the statistics equal to a recount, whatever S3 and the
 //!   stream deliver (a property test against the local AWS emulator).

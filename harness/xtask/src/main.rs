@@ -49,7 +49,8 @@ enum Task {
         /// Measure the Rust binaries in DIR instead of building them.
         #[arg(long, value_name = "DIR")]
         binaries: Option<PathBuf>,
-        /// Only these functions, comma-separated.
+        /// Only these functions, comma-separated: a partial run, reported in target/bench/ without
+        /// the cold builds.
         #[arg(long, value_name = "F1,F2")]
         only: Option<String>,
     },

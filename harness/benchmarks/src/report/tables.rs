@@ -185,6 +185,36 @@ pub fn large_object(md: &mut String, results: &Results) -> Result {
     writeln!(md)
 }
 
+/// The reconciler over a small and a large table: the same folders, ten times the objects.
+pub fn survey(md: &mut String, results: &Results) -> Result {
+    let [small, large] = results.survey.as_slice() else {
+        return Ok(());
+    };
+    writeln!(md, "## The statistics reconciler at two table sizes\n")?;
+    writeln!(md, "One scheduled run of a fresh process over an objects table spread over the same {} folders, with an empty statistics table (so every folder is repaired). The survey keeps one entry per folder, never the items:\n", small.folders_repaired)?;
+    writeln!(
+        md,
+        "| objects | folders repaired | time | peak RSS |\n|---:|---:|---:|---:|"
+    )?;
+    for run in [small, large] {
+        writeln!(
+            md,
+            "| {} | {} | {:.2} s | {:.1} MiB |",
+            run.objects,
+            run.folders_repaired,
+            run.seconds,
+            mib(run.peak_rss)
+        )?;
+    }
+    writeln!(
+        md,
+        "\n{:.1}x the objects took {:.1}x the time and {:.2}x the peak memory.\n",
+        large.objects as f64 / small.objects.max(1) as f64,
+        large.seconds / small.seconds.max(f64::EPSILON),
+        large.peak_rss as f64 / small.peak_rss.max(1) as f64
+    )
+}
+
 /// Only the full run times the cold builds: they take most of its 25 minutes.
 pub fn build_time(md: &mut String, builds: Option<(f64, f64)>) -> Result {
     let Some((sam, release)) = builds else {
