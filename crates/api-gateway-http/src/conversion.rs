@@ -87,17 +87,36 @@ pub fn usable_event(event: &[u8]) -> Option<Vec<u8>> {
         let path = path_with_stage(stage, rest.path.as_deref().unwrap_or_default());
         // Its query string is re-encoded by lambda_http, so only the path can break the URI.
         let problem = uri_problem(&rest.headers, rest.request_context.domain_name.as_deref(), &path, None)
-            .or_else(|| body_problem(rest.is_base64_encoded, rest.body.as_deref()))?;
+            .or_else(|| body_problem(rest.is_base64_encoded, rest.body.as_deref()));
+        let forged = rest.headers.contains_key(UNUSABLE_EVENT_HEADER)
+            || rest.multi_value_headers.contains_key(UNUSABLE_EVENT_HEADER);
+        if problem.is_none() && !forged {
+            return None;
+        }
         (problem, editable(event, &rest)?)
     } else if let Ok(http) = serde_json::from_slice::<ApiGatewayV2httpRequest>(event) {
         let stage = http.request_context.stage.as_deref();
         let path = path_with_stage(stage, http.raw_path.as_deref().unwrap_or_default());
         let query = http.raw_query_string.as_deref().filter(|query| !query.is_empty());
         let problem = uri_problem(&http.headers, http.request_context.domain_name.as_deref(), &path, query)
-            .or_else(|| body_problem(http.is_base64_encoded, http.body.as_deref()))?;
+            .or_else(|| body_problem(http.is_base64_encoded, http.body.as_deref()));
+        if problem.is_none() && !http.headers.contains_key(UNUSABLE_EVENT_HEADER) {
+            return None;
+        }
         (problem, editable(event, &http)?)
     } else {
         return None;
+    };
+
+    // The marker is this layer's word to the handler, never a caller's: one a client sent is
+    // dropped, so that nobody can choose the text of a 400 and of its log line.
+    for headers in ["headers", "multiValueHeaders"] {
+        if let Some(headers) = event.get_mut(headers).and_then(Value::as_object_mut) {
+            headers.retain(|name, _| !name.eq_ignore_ascii_case(UNUSABLE_EVENT_HEADER));
+        }
+    }
+    let Some(problem) = problem else {
+        return serde_json::to_vec(&event).ok();
     };
 
     for headers in ["headers", "multiValueHeaders"] {
@@ -197,6 +216,29 @@ fn path_with_stage(stage: Option<&str>, path: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_marker_a_client_sent_is_dropped_and_the_request_goes_on() {
+        for file in ["http-api-v2.json", "rest-api-v1.json"] {
+            let path = format!("{}/events/{file}", env!("CARGO_MANIFEST_DIR"));
+            let text = std::fs::read_to_string(&path).unwrap();
+            let mut event: Value = serde_json::from_str(&text).unwrap();
+            event["headers"][UNUSABLE_EVENT_HEADER] = Value::from("chosen by the caller");
+            if event.get("multiValueHeaders").is_some_and(Value::is_object) {
+                event["multiValueHeaders"]["X-Upload-Catalog-Unusable-Event"] = serde_json::json!(["also"]);
+            }
+            let usable = usable_event(&serde_json::to_vec(&event).unwrap()).expect("the marker is removed");
+            let usable: Value = serde_json::from_slice(&usable).unwrap();
+            let text = usable.to_string().to_ascii_lowercase();
+            assert!(!text.contains(UNUSABLE_EVENT_HEADER), "{file}: {text}");
+            // Nothing else changed: the request is answered as it was sent.
+            assert_eq!(usable["body"], event["body"], "{file}");
+            assert_eq!(
+                usable.get("rawPath").or(usable.get("path")),
+                event.get("rawPath").or(event.get("path"))
+            );
+        }
+    }
 
     fn rest_event(host: &str) -> Vec<u8> {
         let mut event: Value = serde_json::from_str(include_str!("../events/rest-api-v1.json")).unwrap();

@@ -8,10 +8,12 @@
 //! matches a path to its route; `GET /` serves the catalog's web page (`web_page.rs`).
 
 mod conversion;
+mod headers;
 mod objects;
 mod pages;
 mod routes;
 mod stats;
+mod upload_key;
 mod uploads;
 mod web_page;
 
@@ -19,7 +21,7 @@ use std::convert::Infallible;
 use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use lambda_http::http::header::{HeaderValue, ALLOW, CONTENT_TYPE, ORIGIN, RETRY_AFTER, VARY};
+use lambda_http::http::header::{HeaderValue, ALLOW, CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::Serialize;
@@ -31,7 +33,8 @@ pub use objects::ObjectPage;
 pub use routes::Route;
 use routes::{decode_path, path_without_stage};
 pub use stats::StatsPage;
-pub use uploads::{validate_upload_key, UploadRequest, UploadUrl, MAX_BODY_BYTES};
+pub use upload_key::validate_upload_key;
+pub use uploads::{UploadRequest, UploadUrl, MAX_BODY_BYTES};
 
 /// S3's limit on the length of an object key, in bytes (also DynamoDB's for a sort key).
 const MAX_KEY_BYTES: usize = 1024;
@@ -232,7 +235,8 @@ pub async fn function_handler(deps: &Deps, request: Request) -> Result<Response<
             Problem::internal().into_response(&request_id)
         }
     };
-    add_cors_headers(&deps.config, &request, &mut response);
+    headers::add_cors_headers(&deps.config, &request, &mut response);
+    headers::add_security_headers(&mut response);
     emit_metrics(&request, route.as_ref(), &response, started);
     Ok(response)
 }
@@ -255,7 +259,10 @@ async fn answer(deps: &Deps, request: &Request, path: String, route: Option<&Rou
         });
     }
     match route {
-        Route::Page => Ok(web_page::page(&deps.config.upload_prefix)),
+        Route::Page => {
+            let bucket = uploads::bucket_origin(deps).await;
+            Ok(web_page::page(&deps.config.upload_prefix, bucket.as_deref()))
+        }
         Route::Health => Ok(json_response(
             StatusCode::OK,
             &json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}),
@@ -331,38 +338,6 @@ fn json_response(status: StatusCode, value: &impl Serialize) -> Response<Body> {
         .headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
-}
-
-/// CORS headers on every response, errors included: a browser hides a response
-/// without them from the page, even a 400 that says what to fix.
-fn add_cors_headers(config: &Config, request: &Request, response: &mut Response<Body>) {
-    let Some(origin) = request.headers().get(ORIGIN).and_then(|origin| origin.to_str().ok()) else {
-        return;
-    };
-    let allowed = config
-        .allowed_origins
-        .iter()
-        .any(|allowed| allowed == "*" || allowed == origin);
-    let Ok(origin) = HeaderValue::from_str(origin) else {
-        return;
-    };
-    let headers = response.headers_mut();
-    headers.insert(VARY, HeaderValue::from_static("Origin"));
-    if allowed {
-        headers.insert("access-control-allow-origin", origin);
-        headers.insert(
-            "access-control-allow-methods",
-            HeaderValue::from_static("GET, POST, OPTIONS"),
-        );
-        // The signature headers too: a browser client with AWS credentials signs its requests.
-        headers.insert(
-            "access-control-allow-headers",
-            HeaderValue::from_static(
-                "content-type, authorization, x-amz-date, x-amz-security-token, x-amz-content-sha256",
-            ),
-        );
-        headers.insert("access-control-max-age", HeaderValue::from_static("3600"));
-    }
 }
 
 #[cfg(test)]
