@@ -11,6 +11,7 @@ mod conversion;
 mod headers;
 mod objects;
 mod pages;
+mod public_demo;
 mod routes;
 mod stats;
 mod upload_key;
@@ -30,6 +31,7 @@ use shared::problem::Problem;
 
 pub use conversion::{run_answering_unusable_events, usable_event, UsableEventsLayer, UNUSABLE_EVENT_HEADER};
 pub use objects::ObjectPage;
+pub use public_demo::{PublicDemo, DEMO_URL_LIFETIME};
 pub use routes::Route;
 use routes::{decode_path, path_without_stage};
 pub use stats::StatsPage;
@@ -56,6 +58,9 @@ pub struct Config {
     pub max_upload_bytes: u64,
     /// Origins allowed to call the API from a browser; `*` allows any.
     pub allowed_origins: Vec<String>,
+    /// `PUBLIC_DEMO_FOLDER`, `PUBLIC_DEMO_MAX_UPLOAD_BYTES`: the rules for callers without an IAM
+    /// identity (see `public_demo.rs`); `None` gives them the API's rules.
+    pub public_demo: Option<PublicDemo>,
 }
 
 impl Config {
@@ -67,7 +72,7 @@ impl Config {
             return Err(format!("UPLOAD_PREFIX must end in '/', not {upload_prefix:?}"));
         }
         let expires_in = match lookup("PRESIGN_EXPIRES_IN_SECONDS") {
-            None => 900,
+            None => 300,
             Some(seconds) => seconds
                 .parse::<u64>()
                 .ok()
@@ -93,6 +98,7 @@ impl Config {
             .filter(|origin| !origin.is_empty())
             .map(str::to_owned)
             .collect();
+        let public_demo = public_demo::from_lookup(&lookup, max_upload_bytes)?;
         Ok(Config {
             objects_table: required("OBJECTS_TABLE_NAME")?,
             statistics_table: required("STATISTICS_TABLE_NAME")?,
@@ -101,6 +107,7 @@ impl Config {
             presign_expires_in: Duration::from_secs(expires_in),
             max_upload_bytes,
             allowed_origins,
+            public_demo,
         })
     }
 }

@@ -2,9 +2,9 @@
 //!
 //! - Trigger: API Gateway HTTP API (payload 2.0) or REST API (payload 1.0), or a function URL.
 //! - Environment: `OBJECTS_TABLE_NAME`, `STATISTICS_TABLE_NAME`, `UPLOADS_BUCKET_NAME`,
-//!   `UPLOAD_PREFIX` (default `uploads/`), `PRESIGN_EXPIRES_IN_SECONDS` (default 900),
+//!   `UPLOAD_PREFIX` (default `uploads/`), `PRESIGN_EXPIRES_IN_SECONDS` (default 300),
 //!   `MAX_UPLOAD_BYTES` (default 104857600), `ALLOWED_ORIGINS` (comma-separated, or `*`; default
-//!   none).
+//!   none), `PUBLIC_DEMO_FOLDER` and `PUBLIC_DEMO_MAX_UPLOAD_BYTES` (the public demo URL's rules).
 //! - IAM: `dynamodb:Query`/`GetItem` on the objects table, `dynamodb:Scan`/`GetItem` on the
 //!   statistics table, `s3:PutObject` on `<bucket>/<prefix>*` (for the presigned URLs).
 //! - Run it locally: `./scripts/local.sh`, or see this crate's README.

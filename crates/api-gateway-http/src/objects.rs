@@ -69,6 +69,15 @@ pub(crate) async fn get_object(deps: &Deps, key: &str) -> Answer {
             format!("No object {key:?} is indexed."),
         ));
     }
+    let object = indexed_object(deps, key)
+        .await?
+        .ok_or_else(|| Failure::client(StatusCode::NOT_FOUND, format!("No object {key:?} is indexed.")))?;
+    Ok(json_response(StatusCode::OK, &object))
+}
+
+/// The catalog's item for `key` (whose folder is not empty), `None` if it has none or only
+/// the tombstone of a removed object.
+pub(crate) async fn indexed_object(deps: &Deps, key: &str) -> Result<Option<ObjectItem>, Failure> {
     let output = deps
         .dynamodb
         .get_item()
@@ -79,11 +88,7 @@ pub(crate) async fn get_object(deps: &Deps, key: &str) -> Answer {
         .instrument(tracing::info_span!("DynamoDB.GetItem"))
         .await
         .map_err(|error| Failure::aws("reading an object", error))?;
-    let object = output
-        .item
-        .and_then(readable_object)
-        .ok_or_else(|| Failure::client(StatusCode::NOT_FOUND, format!("No object {key:?} is indexed.")))?;
-    Ok(json_response(StatusCode::OK, &object))
+    Ok(output.item.and_then(readable_object))
 }
 
 /// The object an item of the objects table describes: `None` for the tombstone of a removed

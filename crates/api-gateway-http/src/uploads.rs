@@ -8,6 +8,8 @@ use lambda_http::http::StatusCode;
 use lambda_http::Request;
 use serde::{Deserialize, Serialize};
 
+use crate::objects::indexed_object;
+use crate::public_demo::upload_rules;
 use crate::upload_key::validate_upload_key;
 use crate::{json_response, Answer, Deps, Failure, MAX_KEY_BYTES};
 
@@ -24,8 +26,10 @@ pub struct UploadRequest {
     pub content_type: Option<String>,
     /// The file's exact size in bytes (the signature covers it: S3 refuses any other length).
     pub size: u64,
-    /// Replace an object already at that key. Without it, S3 refuses the upload if the key
-    /// exists (412 Precondition Failed).
+    /// Replace the object the catalog lists at that key: the URL is signed with its ETag
+    /// (`If-Match`), so it replaces that version once and nothing newer. Without it, S3 refuses
+    /// the upload if the key exists (412 Precondition Failed). Callers of the public demo URL
+    /// may not overwrite.
     #[serde(default)]
     pub overwrite: bool,
 }
@@ -40,7 +44,8 @@ pub struct UploadUrl {
     /// Always `PUT`.
     pub method: String,
     /// The headers the signature covers (`content-type`, `content-length`, and `if-none-match`
-    /// unless overwriting): the upload must carry them with these values, or S3 refuses it.
+    /// or, to overwrite, `if-match`): the upload must carry them with these values, or S3
+    /// refuses it.
     pub headers: BTreeMap<String, String>,
     /// Seconds until the URL stops working.
     pub expires_in: u64,
@@ -49,12 +54,21 @@ pub struct UploadUrl {
 /// Hands out a presigned PUT for one file of a declared size.
 ///
 /// S3 itself enforces the limits, because they are signed into the URL: the `Content-Length`
-/// (a presigned URL cannot cap a body otherwise; a different length breaks the signature) and,
-/// unless `overwrite` is asked for, `If-None-Match: *` (S3 answers 412 if the key exists).
+/// (a presigned URL cannot cap a body otherwise; a different length breaks the signature) and
+/// a condition that lets one PUT succeed: `If-None-Match: *` (S3 answers 412 if the key exists)
+/// or, to overwrite, `If-Match` with the ETag the catalog lists (412 once anything replaced it,
+/// this URL's own PUT included).
 pub(crate) async fn create_upload(deps: &Deps, request: &Request) -> Answer {
     let upload = json_body::<UploadRequest>(request)?;
     validate_upload_key(&upload.key).map_err(Failure::bad_request)?;
-    let max_bytes = deps.config.max_upload_bytes;
+    let rules = upload_rules(&deps.config, request);
+    if upload.overwrite && !rules.may_overwrite {
+        return Err(Failure::client(
+            StatusCode::FORBIDDEN,
+            "The public demo URL does not replace files; upload under a new name.",
+        ));
+    }
+    let max_bytes = rules.max_upload_bytes;
     if upload.size > max_bytes {
         return Err(Failure::client(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -76,14 +90,19 @@ pub(crate) async fn create_upload(deps: &Deps, request: &Request) -> Answer {
             "content_type must be 1 to 255 printable ASCII characters.",
         ));
     }
-    let key = format!("{}{}", deps.config.upload_prefix, upload.key);
+    let key = format!("{}{}{}", deps.config.upload_prefix, rules.folder, upload.key);
     if key.len() > MAX_KEY_BYTES {
         return Err(Failure::bad_request(format!(
             "The key is {} bytes with its prefix; S3 allows {MAX_KEY_BYTES}.",
             key.len()
         )));
     }
-    let expires_in = deps.config.presign_expires_in;
+    // The version to replace is the one the caller saw in the catalog.
+    let replaces = match upload.overwrite {
+        true => indexed_object(deps, &key).await?.map(|object| object.etag),
+        false => None,
+    };
+    let expires_in = rules.expires_in;
     let presigning =
         PresigningConfig::expires_in(expires_in).map_err(|error| Failure::internal("presigning config", &error))?;
     let put = deps
@@ -93,7 +112,12 @@ pub(crate) async fn create_upload(deps: &Deps, request: &Request) -> Answer {
         .key(&key)
         .content_type(&content_type)
         .content_length(size);
-    let put = if upload.overwrite { put } else { put.if_none_match("*") };
+    // Nothing listed to replace is a plain create: the key may not exist yet, or not be
+    // indexed yet (then S3 answers 412 and the caller asks again once the catalog caught up).
+    let put = match replaces {
+        Some(etag) => put.if_match(format!("\"{}\"", etag.trim_matches('"'))),
+        None => put.if_none_match("*"),
+    };
     let presigned = put
         .presigned(presigning)
         .await

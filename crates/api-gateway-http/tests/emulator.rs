@@ -8,7 +8,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use api_gateway_http::{function_handler, Config, Deps, ObjectPage, StatsPage, UploadUrl};
+use api_gateway_http::{
+    function_handler, Config, Deps, ObjectPage, PublicDemo, StatsPage, UploadUrl, DEMO_URL_LIFETIME,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::{Body, Context, Request, RequestExt, Response};
 use proptest::prelude::*;
@@ -33,6 +35,7 @@ async fn api(emulator: &Emulator, tag: &str) -> Deps {
         presign_expires_in: Duration::from_secs(900),
         max_upload_bytes: 1024,
         allowed_origins: vec![ORIGIN.to_owned()],
+        public_demo: None,
     };
     let deps = Deps::new(&emulator.sdk_config(), config);
     deps.s3
@@ -145,7 +148,10 @@ fn problem(status: u16, body: &Value, response: &Response<Body>) -> String {
 }
 
 async fn index(deps: &Deps, key: &str, size: u64) {
-    let item = testkit::object_item(&deps.config.uploads_bucket, key, size);
+    index_item(deps, testkit::object_item(&deps.config.uploads_bucket, key, size)).await;
+}
+
+async fn index_item(deps: &Deps, item: shared::catalog::ObjectItem) {
     let request = deps.dynamodb.put_item().table_name(&deps.config.objects_table);
     request
         .set_item(Some(serde_dynamo::to_item(item).unwrap()))
@@ -387,13 +393,28 @@ async fn an_upload_url_signs_its_size_and_refuses_to_overwrite_unless_asked() {
     )
     .await;
     assert_eq!(put_to(&again, b"second"), 412);
+
+    // Overwriting replaces the version the catalog lists, once: the URL is signed with its ETag.
+    let listed = deps
+        .s3
+        .head_object()
+        .bucket(&deps.config.uploads_bucket)
+        .key("uploads/notes.txt")
+        .send()
+        .await
+        .unwrap();
+    let mut item = testkit::object_item(&deps.config.uploads_bucket, "uploads/notes.txt", 5);
+    item.etag = listed.e_tag().unwrap().trim_matches('"').to_owned();
+    index_item(&deps, item).await;
     let replace = upload_url(
         &deps,
         json!({"key": "notes.txt", "content_type": "text/plain", "size": 6, "overwrite": true}),
     )
     .await;
     assert!(!replace.headers.contains_key("if-none-match"));
+    assert_eq!(replace.headers["if-match"], listed.e_tag().unwrap());
     assert_eq!(put_to(&replace, b"second"), 200);
+    assert_eq!(put_to(&replace, b"third!"), 412, "a second PUT with one overwrite URL");
     let stored = deps
         .s3
         .head_object()
@@ -402,6 +423,63 @@ async fn an_upload_url_signs_its_size_and_refuses_to_overwrite_unless_asked() {
         .send()
         .await;
     assert_eq!(stored.unwrap().content_length(), Some(6));
+}
+
+/// `POST /uploads` with `body` as the public demo URL delivers it: a function URL with no auth,
+/// so no IAM identity in the request context.
+fn anonymous_upload_request(body: &Value) -> Request {
+    let mut event: Value = serde_json::from_str(include_str!("../events/create-upload-v2.json")).unwrap();
+    event["requestContext"].as_object_mut().unwrap().remove("authorizer");
+    event["requestContext"]["domainName"] = json!("abcdefghij.lambda-url.us-east-1.on.aws");
+    event["body"] = json!(body.to_string());
+    let mut context = Context::default();
+    context.request_id = "test-request-id".to_owned();
+    lambda_http::request::from_str(&event.to_string())
+        .expect("a function URL request")
+        .with_lambda_context(context)
+}
+
+#[tokio::test]
+async fn a_caller_without_an_iam_identity_uploads_small_new_files_into_the_demo_folder_only() {
+    let emulator = Emulator::start();
+    let mut deps = api(&emulator, "demo").await;
+    let small = json!({"key": "notes.txt", "content_type": "text/plain", "size": 5});
+    // No demo configured (the local run): an anonymous caller gets the API's rules.
+    let (status, answer, _) = call(&deps, anonymous_upload_request(&small)).await;
+    assert_eq!(
+        (status, answer["key"].as_str()),
+        (201, Some("uploads/notes.txt")),
+        "{answer}"
+    );
+
+    deps.config.public_demo = Some(PublicDemo {
+        folder: "demo/".to_owned(),
+        max_upload_bytes: 10,
+    });
+    let (status, answer, _) = call(&deps, anonymous_upload_request(&small)).await;
+    assert_eq!(status, 201, "{answer}");
+    let upload: UploadUrl = serde_json::from_value(answer).unwrap();
+    assert_eq!(upload.key, "uploads/demo/notes.txt");
+    assert_eq!(upload.expires_in, DEMO_URL_LIFETIME.as_secs());
+    assert_eq!(upload.headers["if-none-match"], "*");
+    assert_eq!(put_to(&upload, b"hello"), 200);
+
+    let replace = json!({"key": "notes.txt", "size": 5, "overwrite": true});
+    let (status, body, response) = call(&deps, anonymous_upload_request(&replace)).await;
+    assert!(
+        problem(403, &body, &response).contains("does not replace files"),
+        "{status} {body}"
+    );
+    let large = json!({"key": "large.bin", "size": 11});
+    let (status, body, response) = call(&deps, anonymous_upload_request(&large)).await;
+    assert!(
+        problem(413, &body, &response).contains("at most 10 bytes"),
+        "{status} {body}"
+    );
+
+    // The same requests signed by IAM (through the HTTP API) get the API's rules.
+    let signed = upload_url(&deps, large).await;
+    assert_eq!((signed.key.as_str(), signed.expires_in), ("uploads/large.bin", 900));
 }
 
 #[tokio::test]
@@ -694,6 +772,7 @@ fn deps_against(endpoint: &str) -> Deps {
         presign_expires_in: Duration::from_secs(900),
         max_upload_bytes: 1024,
         allowed_origins: vec![ORIGIN.to_owned()],
+        public_demo: None,
     };
     Deps::new(&testkit::sdk_config_for(endpoint), config)
 }

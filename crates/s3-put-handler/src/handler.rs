@@ -1,6 +1,6 @@
 //! The catalog follows the bucket: for each S3 `ObjectCreated` record, decode the key, hash the
-//! object as a stream and write its item; for each `ObjectRemoved` record, replace the item with a
-//! tombstone. Both writes are conditional on the event's `sequencer`, so duplicate, late and
+//! object as a stream and write its item; for each `ObjectRemoved` or `LifecycleExpiration` record,
+//! replace the item with a tombstone. Both writes are conditional on the event's `sequencer`, so duplicate, late and
 //! concurrent events change nothing they should not.
 
 use std::time::{Instant, SystemTime};
@@ -86,7 +86,7 @@ pub struct Summary {
     pub superseded: usize,
     /// Items replaced by a tombstone (deleted, in the emulator) because their object was removed.
     pub removed: usize,
-    /// Records that are neither `ObjectCreated` nor `ObjectRemoved` events.
+    /// Records that are neither `ObjectCreated` nor `ObjectRemoved`/`LifecycleExpiration` events.
     pub other_event: usize,
 }
 
@@ -205,7 +205,8 @@ pub enum RecordError {
     },
 }
 
-/// Applies every `ObjectCreated` and `ObjectRemoved` record of an S3 event notification.
+/// Applies every `ObjectCreated`, `ObjectRemoved` and `LifecycleExpiration` record of an S3 event
+/// notification.
 ///
 /// Every record is attempted; if any failed, the invocation fails after the others are written,
 /// so Lambda retries the event and the failed records get another chance.
@@ -277,11 +278,12 @@ async fn index_upload(deps: &Deps, upload: &Upload) -> Result<(Outcome, u64), Re
         tracing::warn!(prefix = %deps.config.upload_prefix, "key is outside the upload prefix: ignored");
         return Ok((Outcome::OutsidePrefix, 0));
     }
-    if upload.event_name.starts_with("ObjectRemoved:") {
+    // A lifecycle rule's expiry (the public demo's folder) is a removal S3 names differently.
+    if upload.event_name.starts_with("ObjectRemoved:") || upload.event_name.starts_with("LifecycleExpiration:") {
         return Ok((remove_item(deps, upload).await?, 0));
     }
     if !upload.event_name.starts_with("ObjectCreated:") {
-        tracing::warn!(event_name = %upload.event_name, "neither ObjectCreated nor ObjectRemoved: ignored");
+        tracing::warn!(event_name = %upload.event_name, "neither a creation nor a removal: ignored");
         return Ok((Outcome::OtherEvent, 0));
     }
 

@@ -1,9 +1,9 @@
 //! Keeps the objects table equal to the catalog's bucket: indexes every upload, forgets every
 //! deleted object.
 //!
-//! - Trigger: S3 `ObjectCreated` and `ObjectRemoved` notifications for keys under the upload
-//!   prefix (asynchronous invocation: Lambda retries a failed event twice, then sends it to the
-//!   on-failure queue).
+//! - Trigger: S3 `ObjectCreated`, `ObjectRemoved` and `LifecycleExpiration` notifications for
+//!   keys under the upload prefix (asynchronous invocation: Lambda retries a failed event twice,
+//!   then sends it to the on-failure queue).
 //! - Environment: `OBJECTS_TABLE_NAME` (required), `UPLOAD_PREFIX` (default `uploads/`).
 //! - IAM: `s3:GetObject` on `<bucket>/<prefix>*` (reads and HEADs), `s3:ListBucket` on the bucket
 //!   for that prefix, `dynamodb:PutItem` and `dynamodb:DeleteItem` on the objects table.

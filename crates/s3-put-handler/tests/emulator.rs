@@ -409,6 +409,31 @@ async fn delete(deps: &Deps, key: &str) {
         .expect("deleting from the emulator");
 }
 
+/// An expiry by a lifecycle rule (the public demo's folder, see template.yaml) is a removal too:
+/// S3 reports it as `LifecycleExpiration:Delete`, not as `ObjectRemoved`.
+#[tokio::test]
+async fn an_object_a_lifecycle_rule_expired_loses_its_item() {
+    let (_emulator, deps) = catalog().await;
+    let etag = upload(&deps, "uploads/demo/old.txt", b"old").await;
+    function_handler(&deps, event(vec![created("uploads/demo/old.txt", &etag, None)]))
+        .await
+        .unwrap();
+    delete(&deps, "uploads/demo/old.txt").await;
+    let mut expired = removed("uploads/demo/old.txt", None);
+    expired["eventName"] = json!("LifecycleExpiration:Delete");
+
+    let summary = function_handler(&deps, event(vec![expired])).await;
+
+    assert_eq!(
+        summary.unwrap(),
+        Summary {
+            removed: 1,
+            ..Summary::default()
+        }
+    );
+    assert_eq!(item(&deps, "uploads/demo/old.txt").await, None);
+}
+
 #[tokio::test]
 async fn a_removed_object_loses_its_item() {
     let (_emulator, deps) = catalog().await;

@@ -222,7 +222,7 @@ mod tests {
             })
             .filter_map(|rule| rule.value().map(str::to_owned))
             .collect();
-        assert_eq!(rules, ["uploads/", "uploads/"]);
+        assert_eq!(rules, ["uploads/", "uploads/", "uploads/"]);
         let sqs = aws_sdk_sqs::Client::new(&aws);
         for queue in &plan.queues {
             sqs.get_queue_url().queue_name(queue).send().await.unwrap();

@@ -6,6 +6,9 @@
 //! `dynamodb.x()`; every function names its clients after the service) and every item of a
 //! DynamoDB transaction (`Put::builder()`...), each turned into the IAM action it needs. The few
 //! actions a function is granted without calling them are listed below with the reason.
+//!
+//! This reads the template's `Policies` only. What SAM adds to each role on its own (AWS-managed
+//! policies, granted on every resource) is checked on the transformed template: `managed_policies`.
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -5,6 +5,10 @@
 //! - `registry`: every list in the template that names the functions names all of them.
 //! - `repository`: git tracks no build artifacts.
 //! - `least_privilege`: each function is granted exactly the AWS actions its code calls.
+//! - `managed_policies`: every policy a function's role gets after the SAM transform, the
+//!   AWS-managed ones SAM attaches included, is known, and each grant on every resource says why.
+//! - `public_door`: the public demo URL is braked, confined to a folder that expires, watched,
+//!   and trusted by the bucket for this stack only; upload URLs are short-lived.
 //! - `docs_agree`: what the deploy pages name and count is what the template creates.
 //! - `feature_sets`: each function is compiled with one feature set, whoever builds it, and both
 //!   workspaces build the crates they share with one set.
@@ -19,6 +23,8 @@ mod catalog_follows_the_bucket;
 mod docs_agree;
 mod feature_sets;
 mod least_privilege;
+mod managed_policies;
+mod public_door;
 mod registry;
 mod repository;
 mod template;

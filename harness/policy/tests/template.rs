@@ -104,7 +104,11 @@ fn triggers_come_from_the_template() {
     let notification = |event: &str| (event.to_owned(), "uploads/".to_owned(), "s3-put-handler".to_owned());
     assert_eq!(
         plan.buckets[0].notifications,
-        [notification("s3:ObjectCreated:*"), notification("s3:ObjectRemoved:*")]
+        [
+            notification("s3:ObjectCreated:*"),
+            notification("s3:ObjectRemoved:*"),
+            notification("s3:LifecycleExpiration:*")
+        ]
     );
     let consumer = plan
         .functions
@@ -213,7 +217,7 @@ fn the_uploads_bucket_takes_browser_puts_from_allowed_origins_and_cleans_up_aban
     let planned = plan(include_str!("../../../template.yaml")).unwrap();
     let cors = planned.buckets[0].cors.as_ref().expect("the bucket's CORS rule");
     assert_eq!(cors.methods, ["PUT"]);
-    assert_eq!(cors.headers, ["content-type", "if-none-match"]);
+    assert_eq!(cors.headers, ["content-type", "if-match", "if-none-match"]);
     let lifecycle = &bucket["LifecycleConfiguration"]["Rules"][0];
     assert_eq!(
         lifecycle["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"].as_u64(),

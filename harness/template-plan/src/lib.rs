@@ -240,4 +240,19 @@ mod tests {
             "{queued}"
         );
     }
+
+    #[test]
+    fn a_conditional_variable_takes_the_branch_of_the_parameters_defaults() {
+        let template = |default: &str| {
+            format!(
+                "Parameters:\n  Door:\n    Type: String\n    Default: \"{default}\"\nConditions:\n  Open: !Equals [!Ref Door, \"true\"]\n  Shut: !Not [!Condition Open]\nResources:\n  Api:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildProperties:\n        Binary: api\n    Properties:\n      CodeUri: crates/api\n      Environment:\n        Variables:\n          FOLDER: !If [Open, demo/, !Ref AWS::NoValue]\n          SHUT: !If [Shut, \"yes\", \"no\"]\n"
+            )
+        };
+        let shut = plan(&template("false")).unwrap();
+        assert_eq!(shut.functions[0].environment.get("FOLDER"), None);
+        assert_eq!(shut.functions[0].environment["SHUT"], "yes");
+        let open = plan(&template("true")).unwrap();
+        assert_eq!(open.functions[0].environment["FOLDER"], "demo/");
+        assert_eq!(open.functions[0].environment["SHUT"], "no");
+    }
 }

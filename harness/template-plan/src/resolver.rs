@@ -90,6 +90,54 @@ impl Resolver<'_> {
         }
     }
 
+    /// A value that may be `!If [Condition, then, else]`: the branch the parameters' defaults
+    /// choose (the local run deploys the defaults), `None` where that is `!Ref AWS::NoValue`.
+    pub(crate) fn optional_string(&self, value: &Value) -> Result<Option<String>> {
+        let Value::Tagged(tagged) = value else {
+            return Ok(Some(self.string(value)?));
+        };
+        match tagged.tag.to_string().trim_start_matches('!') {
+            "If" => {
+                let parts = tagged
+                    .value
+                    .as_sequence()
+                    .context("!If takes [condition, then, else]")?;
+                let [condition, then, otherwise] = parts.as_slice() else {
+                    return Err(anyhow!("!If takes [condition, then, else]"));
+                };
+                let name = condition.as_str().context("!If names its condition")?;
+                let chosen = if self.condition(name)? { then } else { otherwise };
+                self.optional_string(chosen)
+            }
+            "Ref" if tagged.value.as_str() == Some("AWS::NoValue") => Ok(None),
+            _ => Ok(Some(self.string(value)?)),
+        }
+    }
+
+    /// A condition of the template's `Conditions`, with the parameters' defaults.
+    fn condition(&self, name: &str) -> Result<bool> {
+        let condition = self.template["Conditions"]
+            .get(name)
+            .with_context(|| format!("unknown condition {name}"))?;
+        self.holds(condition)
+    }
+
+    fn holds(&self, condition: &Value) -> Result<bool> {
+        let Value::Tagged(tagged) = condition else {
+            return Err(anyhow!("a condition must be !Equals, !Not or !Condition"));
+        };
+        let operands = tagged.value.as_sequence();
+        match (
+            tagged.tag.to_string().trim_start_matches('!'),
+            operands.map(Vec::as_slice),
+        ) {
+            ("Equals", Some([left, right])) => Ok(self.string(left)? == self.string(right)?),
+            ("Not", Some([inner])) => Ok(!self.holds(inner)?),
+            ("Condition", _) => self.condition(tagged.value.as_str().context("!Condition takes a name")?),
+            (other, _) => Err(anyhow!("the condition !{other} is not supported locally")),
+        }
+    }
+
     fn list(&self, value: &Value) -> Result<Vec<String>> {
         match value {
             Value::Sequence(items) => items.iter().map(|item| self.string(item)).collect(),
@@ -147,7 +195,9 @@ impl Resolver<'_> {
         let mut environment = BTreeMap::new();
         if let Some(variables) = properties["Environment"]["Variables"].as_mapping() {
             for (name, value) in variables {
-                environment.insert(name.as_str().unwrap_or_default().to_owned(), self.string(value)?);
+                if let Some(value) = self.optional_string(value)? {
+                    environment.insert(name.as_str().unwrap_or_default().to_owned(), value);
+                }
             }
         }
         let invoke = &properties["EventInvokeConfig"];
