@@ -325,7 +325,7 @@ proptest! {
     ) {
         static EMULATOR: std::sync::OnceLock<Emulator> = std::sync::OnceLock::new();
         static CASE: AtomicUsize = AtomicUsize::new(0);
-        let emulator = EMULATOR.get_or_init(Emulator::start);
+        let emulator = EMULATOR.get_or_init(Emulator::start_interleaving_often);
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let (bucket, objects, statistics) = runtime.block_on(async {
             let catalog = Catalog::new(emulator, &CASE.fetch_add(1, Ordering::Relaxed).to_string()).await;

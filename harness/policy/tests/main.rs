@@ -12,6 +12,8 @@
 //! - `docs_agree`: what the deploy pages name and count is what the template creates.
 //! - `feature_sets`: each function is compiled with one feature set, whoever builds it, and both
 //!   workspaces build the crates they share with one set.
+//! - `emulator`: the local AWS emulator applies the writes to one item one at a time, as
+//!   DynamoDB does.
 //! - `catalog_follows_the_bucket`: the put handler and the stream consumer together keep the
 //!   objects table equal to the bucket and the statistics equal to a recount, whatever S3 and the
 //!   stream deliver (a property test against the local AWS emulator).
@@ -21,6 +23,7 @@
 
 mod catalog_follows_the_bucket;
 mod docs_agree;
+mod emulator;
 mod feature_sets;
 mod least_privilege;
 mod managed_policies;
