@@ -4,6 +4,7 @@
 //! - [`metrics`]: CloudWatch metrics as Embedded Metric Format log lines.
 //! - [`xray`]: X-Ray subsegments from `tracing` spans, when Lambda's active tracing is on.
 //! - [`error`]: how a function reports a failure to Lambda.
+//! - [`deadline`]: when to stop starting work, so the answer reaches Lambda in time.
 //! - [`config`]: reading a required setting.
 //! - [`aws`]: the one way every function builds its AWS clients.
 //! - [`s3_key`]: object keys as S3 event notifications encode them.
@@ -13,6 +14,7 @@
 pub mod aws;
 pub mod catalog;
 pub mod config;
+pub mod deadline;
 pub mod error;
 pub mod logging;
 pub mod metrics;

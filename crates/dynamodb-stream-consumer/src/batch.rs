@@ -2,10 +2,10 @@
 //! folder kept from its neighbours, and nothing started that could outlast the invocation.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use lambda_runtime::Context;
 use serde_json::Value;
+use shared::deadline::Deadline;
 
 use crate::transaction::{apply_in_one_transaction, fits_one_transaction, Applied};
 use crate::{change_of, Change, Deps, RecordError};
@@ -15,31 +15,6 @@ use crate::{change_of, Change, Deps, RecordError};
 /// (8 s, `shared::aws`), and the answer must reach Lambda before the deadline, or the whole
 /// batch is retried as if nothing had been applied.
 pub(crate) const TIME_RESERVE: Duration = Duration::from_secs(10);
-
-/// The invocation's deadline, less [`TIME_RESERVE`].
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Deadline(SystemTime);
-
-/// 2000-01-01 in milliseconds since the Unix epoch. Lambda's deadlines are times, always later;
-/// cargo-lambda's runtime emulator sends the function's timeout instead (`600000`, ten minutes),
-/// so a smaller value is read as a time that far from now.
-const YEAR_2000_MS: u64 = 946_684_800_000;
-
-impl Deadline {
-    pub(crate) fn of(context: &Context) -> Deadline {
-        let deadline = if context.deadline < YEAR_2000_MS {
-            SystemTime::now() + Duration::from_millis(context.deadline)
-        } else {
-            UNIX_EPOCH + Duration::from_millis(context.deadline)
-        };
-        Deadline(deadline.checked_sub(TIME_RESERVE).unwrap_or(UNIX_EPOCH))
-    }
-
-    /// Whether work that takes `duration` from now still ends in time.
-    pub(crate) fn allows(&self, duration: Duration) -> bool {
-        SystemTime::now() + duration <= self.0
-    }
-}
 
 /// What became of a batch's records.
 #[derive(Debug, Default)]

@@ -17,8 +17,9 @@ mod batch;
 mod change;
 mod transaction;
 
-use batch::{apply_records, Deadline};
+use batch::{apply_records, TIME_RESERVE};
 pub use change::{change_of, Change};
+use shared::deadline::Deadline;
 
 /// What the function reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,7 +120,7 @@ pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<
         })
         .collect::<Result<Vec<_>, _>>()?;
 
-    let deadline = Deadline::of(&event.context);
+    let deadline = Deadline::of(&event.context, TIME_RESERVE);
     let tally = apply_records(deps, records, deadline).await;
     let mut response = DynamoDbEventResponse::default();
     response.batch_item_failures = sequence_numbers[tally.first_failure.unwrap_or(records.len())..]

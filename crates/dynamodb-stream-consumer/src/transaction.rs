@@ -10,8 +10,8 @@ use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use tracing::Instrument;
 
-use crate::batch::Deadline;
 use crate::{Change, Config, Deps, RecordError};
+use shared::deadline::Deadline;
 
 /// The statistics item's attribute the reconciler sets when it repairs a folder: its recount
 /// included every change made before this time (milliseconds since the Unix epoch), so the

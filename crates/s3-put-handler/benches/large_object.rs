@@ -31,6 +31,7 @@ async fn run(size_mib: u64) {
     let config = Config {
         objects_table: "objects".to_owned(),
         upload_prefix: "uploads/".to_owned(),
+        repair: None,
     };
     let deps = Deps::new(&emulator.sdk_config(), config);
     deps.s3

@@ -2,8 +2,11 @@
 //! object as a stream and write its item; for each `ObjectRemoved` or `LifecycleExpiration` record,
 //! replace the item with a tombstone. Both writes are conditional on the event's `sequencer`, so duplicate, late and
 //! concurrent events change nothing they should not.
+//!
+//! What the events miss, a scheduled run repairs (`repair`): it replays the events parked in the
+//! failure queue, then checks the bucket against the table, folder by folder.
 
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
@@ -18,13 +21,16 @@ use shared::catalog::{folder_of, ObjectItem};
 use shared::s3_key::KeyError;
 use tracing::Instrument;
 
+mod bucket_check;
 mod item;
 mod object;
 mod record;
+mod repair;
 
 use item::{remove_item, write_item};
-use object::{read_object, rfc3339, Read};
+use object::{read_object, rfc3339, ObjectFacts, Read};
 pub use record::{padded_sequencer, parse_record, Upload};
+pub use repair::{RepairError, RepairSummary};
 
 /// What the function reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +39,20 @@ pub struct Config {
     pub objects_table: String,
     /// `UPLOAD_PREFIX` (default `uploads/`): only keys under it are indexed.
     pub upload_prefix: String,
+    /// What the scheduled repair run needs; `None` (no `BUCKET_NAME`) refuses that run.
+    pub repair: Option<RepairConfig>,
+}
+
+/// The scheduled repair run's settings (see `repair`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepairConfig {
+    /// `BUCKET_NAME`: the bucket the table is checked against.
+    pub bucket: String,
+    /// `FAILED_UPLOADS_QUEUE_URL` (optional): the on-failure queue whose events are replayed.
+    pub failed_uploads_queue_url: Option<String>,
+    /// `QUIET_PERIOD_SECONDS` (default 900): a difference is repaired only once both its object
+    /// and its item are this old; a younger one may be an event still on its way.
+    pub quiet_period: Duration,
 }
 
 impl Config {
@@ -45,9 +65,23 @@ impl Config {
                 "UPLOAD_PREFIX must be a folder ending in '/', not {upload_prefix:?}"
             ));
         }
+        let repair = match lookup("BUCKET_NAME") {
+            None => None,
+            Some(bucket) => Some(RepairConfig {
+                bucket,
+                failed_uploads_queue_url: lookup("FAILED_UPLOADS_QUEUE_URL"),
+                quiet_period: Duration::from_secs(match lookup("QUIET_PERIOD_SECONDS") {
+                    None => 900,
+                    Some(seconds) => seconds
+                        .parse::<u64>()
+                        .map_err(|_| format!("QUIET_PERIOD_SECONDS must be a whole number, not {seconds:?}"))?,
+                }),
+            }),
+        };
         Ok(Config {
             objects_table,
             upload_prefix,
+            repair,
         })
     }
 }
@@ -56,6 +90,8 @@ impl Config {
 pub struct Deps {
     pub s3: aws_sdk_s3::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    /// Reads the failure queue (the repair run only).
+    pub sqs: aws_sdk_sqs::Client,
     pub config: Config,
 }
 
@@ -65,6 +101,7 @@ impl Deps {
         Deps {
             s3: shared::aws::s3_client(aws),
             dynamodb: shared::aws::dynamodb_client(aws),
+            sqs: aws_sdk_sqs::Client::new(aws),
             config,
         }
     }
@@ -144,6 +181,8 @@ pub enum Error {
         #[source]
         first: RecordError,
     },
+    #[error("the repair run failed")]
+    Repair(#[from] RepairError),
 }
 
 impl From<Error> for Diagnostic {
@@ -151,6 +190,7 @@ impl From<Error> for Diagnostic {
         let error_type = match error {
             Error::MalformedEvent(_) => "MalformedEvent",
             Error::RecordsFailed { .. } => "RecordsFailed",
+            Error::Repair(_) => "RepairFailed",
         };
         shared::error::report(error_type, &error)
     }
@@ -211,7 +251,29 @@ pub enum RecordError {
 /// Every record is attempted; if any failed, the invocation fails after the others are written,
 /// so Lambda retries the event and the failed records get another chance.
 pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Summary, Error> {
-    let payload = event.payload;
+    index_event(deps, &event.payload).await
+}
+
+/// What one invocation answered: an S3 event's summary, or a repair run's.
+#[derive(Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Answer {
+    Event(Summary),
+    Repair(RepairSummary),
+}
+
+/// The function's entry point (`main` runs it): EventBridge's scheduled event starts a repair run
+/// (see `repair`), anything else is read as an S3 event notification.
+pub async fn handle_invocation(deps: &Deps, event: LambdaEvent<Value>) -> Result<Answer, Error> {
+    if event.payload.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
+        let deadline = repair::deadline_of(&event.context);
+        return Ok(Answer::Repair(repair::run(deps, deadline).await?));
+    }
+    Ok(Answer::Event(function_handler(deps, event).await?))
+}
+
+/// Applies the records of one S3 event notification (an invocation's, or a replayed one's).
+pub(crate) async fn index_event(deps: &Deps, payload: &Value) -> Result<Summary, Error> {
     let records = match payload.get("Records") {
         Some(Value::Array(records)) if !records.is_empty() => records,
         Some(_) => return Err(Error::MalformedEvent("`Records` is not a non-empty array")),
@@ -297,22 +359,26 @@ async fn index_upload(deps: &Deps, upload: &Upload) -> Result<(Outcome, u64), Re
         Read::Superseded => return Ok((Outcome::Superseded, 0)),
     };
     let size = object.size;
-    let item = ObjectItem {
+    let outcome = write_item(deps, object_item(upload, object))
+        .instrument(tracing::info_span!("DynamoDB.PutItem"))
+        .await?;
+    Ok((outcome, size))
+}
+
+/// The item for the object an upload names, as it was just read.
+pub(crate) fn object_item(upload: &Upload, object: ObjectFacts) -> ObjectItem {
+    ObjectItem {
         folder: folder_of(&upload.key).to_owned(),
         key: upload.key.clone(),
         bucket: upload.bucket.clone(),
-        size,
+        size: object.size,
         sha256: object.sha256,
         content_type: object.content_type,
         etag: object.etag,
         last_modified: object.last_modified,
         indexed_at: rfc3339(DateTime::from(SystemTime::now())),
         sequencer: upload.sequencer.clone(),
-    };
-    let outcome = write_item(deps, item)
-        .instrument(tracing::info_span!("DynamoDB.PutItem"))
-        .await?;
-    Ok((outcome, size))
+    }
 }
 
 #[cfg(test)]
@@ -333,7 +399,8 @@ mod tests {
             env(Some("objects"), None).unwrap(),
             Config {
                 objects_table: "objects".to_owned(),
-                upload_prefix: "uploads/".to_owned()
+                upload_prefix: "uploads/".to_owned(),
+                repair: None,
             }
         );
         assert!(env(None, None).unwrap_err().contains("OBJECTS_TABLE_NAME"));

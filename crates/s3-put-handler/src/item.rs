@@ -1,6 +1,7 @@
 //! The objects table's writes, each conditional on the event's sequencer, so that a duplicate or
 //! late event changes nothing: an object's item, or a removed object's tombstone.
 
+use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
@@ -42,10 +43,7 @@ pub(crate) async fn write_item(deps: &Deps, item: ObjectItem) -> Result<Outcome,
             .expression_attribute_values(":last_modified", AttributeValue::S(item.last_modified.clone()))
             .expression_attribute_values(":etag", AttributeValue::S(item.etag.clone())),
     };
-    let attributes = serde_dynamo::to_item(item).map_err(|source| RecordError::Item {
-        key: key.clone(),
-        source,
-    })?;
+    let attributes = to_attributes(&key, item)?;
     match request.set_item(Some(attributes)).send().await {
         Ok(_) => Ok(Outcome::Indexed),
         Err(SdkError::ServiceError(error)) if error.err().is_conditional_check_failed_exception() => {
@@ -72,21 +70,7 @@ pub(crate) async fn remove_item(deps: &Deps, upload: &Upload) -> Result<Outcome,
     let Some(sequencer) = &upload.sequencer else {
         return remove_item_without_sequencer(deps, upload).await;
     };
-    let now = SystemTime::now();
-    let expires_at = (now + TOMBSTONE_LIFETIME)
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_secs());
-    let tombstone = Tombstone {
-        folder: folder_of(&upload.key).to_owned(),
-        key: upload.key.clone(),
-        sequencer: sequencer.clone(),
-        removed_at: rfc3339(DateTime::from(now)),
-        expires_at,
-    };
-    let attributes = serde_dynamo::to_item(tombstone).map_err(|source| RecordError::Item {
-        key: upload.key.clone(),
-        source,
-    })?;
+    let attributes = to_attributes(&upload.key, tombstone(&upload.key, sequencer))?;
     let written = deps
         .dynamodb
         .put_item()
@@ -155,6 +139,116 @@ async fn remove_item_without_sequencer(deps: &Deps, upload: &Upload) -> Result<O
         }
         Err(source) => Err(RecordError::Delete {
             key: upload.key.clone(),
+            source: Box::new(source),
+        }),
+    }
+}
+
+/// The tombstone a removal of `key` leaves, ordered by `sequencer`.
+pub(crate) fn tombstone(key: &str, sequencer: &str) -> Tombstone {
+    let now = SystemTime::now();
+    let expires_at = (now + TOMBSTONE_LIFETIME)
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs());
+    Tombstone {
+        folder: folder_of(key).to_owned(),
+        key: key.to_owned(),
+        sequencer: sequencer.to_owned(),
+        removed_at: rfc3339(DateTime::from(now)),
+        expires_at,
+    }
+}
+
+/// An item (an object's or a tombstone) as DynamoDB attributes.
+pub(crate) fn to_attributes(
+    key: &str,
+    item: impl serde::Serialize,
+) -> Result<HashMap<String, AttributeValue>, RecordError> {
+    serde_dynamo::to_item(item).map_err(|source| RecordError::Item {
+        key: key.to_owned(),
+        source,
+    })
+}
+
+/// What the repair run read of a key's item: the attributes that change with every write to it.
+/// A repair is written only if the item still holds exactly these (see [`put_if_unchanged`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct SeenItem {
+    pub(crate) sequencer: Option<String>,
+    pub(crate) etag: Option<String>,
+    pub(crate) indexed_at: Option<String>,
+    pub(crate) removed_at: Option<String>,
+}
+
+impl SeenItem {
+    pub(crate) fn from_item(item: &HashMap<String, AttributeValue>) -> SeenItem {
+        let text = |name: &str| item.get(name).and_then(|value| value.as_s().ok()).cloned();
+        SeenItem {
+            sequencer: text("sequencer"),
+            etag: text("etag"),
+            indexed_at: text("indexed_at"),
+            removed_at: text("removed_at"),
+        }
+    }
+
+    pub(crate) fn is_tombstone(&self) -> bool {
+        self.removed_at.is_some()
+    }
+
+    /// When the item was last written: its `indexed_at`, or a tombstone's `removed_at`.
+    pub(crate) fn written_at(&self) -> Option<&str> {
+        self.removed_at.as_deref().or(self.indexed_at.as_deref())
+    }
+}
+
+/// Writes `attributes` for `key` only if the table still holds what the repair run saw: no item
+/// (`seen` is `None`), or an item whose sequencer, ETag and times are unchanged. An event applied
+/// since (an upload, a removal) wins: the repair is dropped (`false`) and the next run looks again.
+pub(crate) async fn put_if_unchanged(
+    deps: &Deps,
+    key: &str,
+    attributes: HashMap<String, AttributeValue>,
+    seen: Option<&SeenItem>,
+) -> Result<bool, RecordError> {
+    let mut request = deps
+        .dynamodb
+        .put_item()
+        .table_name(&deps.config.objects_table)
+        .set_item(Some(attributes))
+        .expression_attribute_names("#key", "key");
+    let condition = match seen {
+        None => "attribute_not_exists(#key)".to_owned(),
+        Some(seen) => {
+            let mut parts = vec!["attribute_exists(#key)".to_owned()];
+            for (name, value) in [
+                ("sequencer", &seen.sequencer),
+                ("etag", &seen.etag),
+                ("indexed_at", &seen.indexed_at),
+                ("removed_at", &seen.removed_at),
+            ] {
+                request = request.expression_attribute_names(format!("#{name}"), name);
+                match value {
+                    Some(value) => {
+                        request =
+                            request.expression_attribute_values(format!(":{name}"), AttributeValue::S(value.clone()));
+                        parts.push(format!("#{name} = :{name}"));
+                    }
+                    None => parts.push(format!("attribute_not_exists(#{name})")),
+                }
+            }
+            parts.join(" AND ")
+        }
+    };
+    let written = request
+        .condition_expression(condition)
+        .send()
+        .instrument(tracing::info_span!("DynamoDB.PutItem"))
+        .await;
+    match written {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(error)) if error.err().is_conditional_check_failed_exception() => Ok(false),
+        Err(source) => Err(RecordError::Write {
+            key: key.to_owned(),
             source: Box::new(source),
         }),
     }

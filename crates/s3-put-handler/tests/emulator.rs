@@ -9,15 +9,16 @@ use sha2::{Digest, Sha256};
 use shared::catalog::ObjectItem;
 use testkit::Emulator;
 
-const BUCKET: &str = "workshop-uploads";
-const TABLE: &str = "objects";
+pub(crate) const BUCKET: &str = "workshop-uploads";
+pub(crate) const TABLE: &str = "objects";
 
 /// A fresh emulator with the uploads bucket and the objects table, and the function's `Deps`.
-async fn catalog() -> (Emulator, Deps) {
+pub(crate) async fn catalog() -> (Emulator, Deps) {
     let emulator = Emulator::start();
     let config = Config {
         objects_table: TABLE.to_owned(),
         upload_prefix: "uploads/".to_owned(),
+        repair: None,
     };
     let deps = Deps::new(&emulator.sdk_config(), config);
     deps.s3
@@ -31,7 +32,7 @@ async fn catalog() -> (Emulator, Deps) {
 }
 
 /// Stores an object; returns its ETag without quotes, as events carry it.
-async fn upload(deps: &Deps, key: &str, content: &[u8]) -> String {
+pub(crate) async fn upload(deps: &Deps, key: &str, content: &[u8]) -> String {
     let output = deps
         .s3
         .put_object()
@@ -46,7 +47,7 @@ async fn upload(deps: &Deps, key: &str, content: &[u8]) -> String {
 }
 
 /// An `ObjectCreated:Put` record as S3 sends it, from the fixture, for another object.
-fn created(encoded_key: &str, etag: &str, sequencer: Option<&str>) -> Value {
+pub(crate) fn created(encoded_key: &str, etag: &str, sequencer: Option<&str>) -> Value {
     let fixture: Value = serde_json::from_str(include_str!("../events/object-created.json")).expect("fixture is JSON");
     let mut record = fixture["Records"][0].clone();
     record["s3"]["object"]["key"] = json!(encoded_key);
@@ -63,11 +64,11 @@ fn created(encoded_key: &str, etag: &str, sequencer: Option<&str>) -> Value {
     record
 }
 
-fn event(records: Vec<Value>) -> LambdaEvent<Value> {
+pub(crate) fn event(records: Vec<Value>) -> LambdaEvent<Value> {
     LambdaEvent::new(json!({ "Records": records }), Context::default())
 }
 
-async fn item(deps: &Deps, key: &str) -> Option<ObjectItem> {
+pub(crate) async fn item(deps: &Deps, key: &str) -> Option<ObjectItem> {
     let output = deps
         .dynamodb
         .get_item()
@@ -399,7 +400,7 @@ fn removed(encoded_key: &str, sequencer: Option<&str>) -> Value {
     record
 }
 
-async fn delete(deps: &Deps, key: &str) {
+pub(crate) async fn delete(deps: &Deps, key: &str) {
     deps.s3
         .delete_object()
         .bucket(BUCKET)

@@ -38,6 +38,7 @@ async fn setup() -> Setup {
     let config = Config {
         objects_table: TABLE.to_owned(),
         upload_prefix: "uploads/".to_owned(),
+        repair: None,
     };
     let direct = Deps::new(&emulator.sdk_config(), config.clone());
     let deps = Deps::new(&testkit::sdk_config_for(proxy.endpoint()), config);
@@ -240,4 +241,87 @@ async fn an_upload_whose_write_arrives_after_its_removal_leaves_no_ghost_item() 
         .filter(|item| !shared::catalog::is_tombstone(item))
         .collect();
     assert_eq!(objects, Vec::new(), "the bucket is empty, so the catalog must be");
+}
+
+/// The repair run lists a folder, then reads its items. An object uploaded in between, its event
+/// applied at once, is in the table but was not in the listing: it looks like a ghost. Written
+/// after the run began, it must be left alone, even with a quiet period of 0: a tombstone would
+/// bury an object that exists under its own event's sequencer, so no redelivery of that event
+/// could bring it back.
+#[tokio::test]
+async fn a_repair_run_leaves_alone_an_upload_that_lands_between_its_listing_and_its_reading_of_the_table() {
+    let mut setup = setup().await;
+    setup.deps.config.repair = Some(s3_put_handler::RepairConfig {
+        bucket: BUCKET.to_owned(),
+        failed_uploads_queue_url: None,
+        quiet_period: Duration::ZERO,
+    });
+    // The object is not there when the run lists its folder; a neighbour keeps the folder listed.
+    let delete = setup.direct.s3.delete_object().bucket(BUCKET).key(KEY).send().await;
+    delete.expect("deleting the object");
+    let neighbour = setup
+        .direct
+        .s3
+        .put_object()
+        .bucket(BUCKET)
+        .key("uploads/faults/neighbour.txt");
+    neighbour
+        .body(ByteStream::from_static(b"here"))
+        .send()
+        .await
+        .expect("uploading");
+    // Each folder's Query waits 2 s: `uploads/`, then `uploads/faults/`.
+    setup.proxy.inject("Query", Fault::Delay(Duration::from_secs(2)), 2);
+    let scheduled = LambdaEvent::new(
+        serde_json::from_str(include_str!("../events/scheduled.json")).expect("the fixture is JSON"),
+        testkit::invocation_context(Duration::from_secs(300)),
+    );
+
+    let upload_while_the_folder_is_read = async {
+        let waiting = Instant::now();
+        while setup.proxy.seen("Query").0 < 2 {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(30),
+                "the run never read the folder"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let output = setup
+            .direct
+            .s3
+            .put_object()
+            .bucket(BUCKET)
+            .key(KEY)
+            .body(ByteStream::from(setup.content.clone()))
+            .send()
+            .await
+            .expect("uploading again");
+        let etag = output.e_tag().expect("an ETag").trim_matches('"').to_owned();
+        function_handler(&setup.direct, event(&etag)).await.expect("its event")
+    };
+    let (repair, indexed) = tokio::join!(
+        s3_put_handler::handle_invocation(&setup.deps, scheduled),
+        upload_while_the_folder_is_read
+    );
+
+    assert_eq!(indexed.indexed, 1);
+    match repair.expect("the repair run") {
+        // The neighbour had no item: indexed, as an upload whose event was lost.
+        s3_put_handler::Answer::Repair(summary) => assert_eq!(
+            (
+                summary.ghosts_removed,
+                summary.differences_busy,
+                summary.missing_indexed
+            ),
+            (0, 1, 1),
+            "{summary:?}"
+        ),
+        other => panic!("a repair run answers its summary, not {other:?}"),
+    }
+    let items = items(&setup).await;
+    let object = items
+        .iter()
+        .find(|item| item.get("key") == Some(&AttributeValue::S(KEY.to_owned())));
+    let object = object.expect("the object's item");
+    assert!(!shared::catalog::is_tombstone(object), "the object exists: {object:?}");
 }

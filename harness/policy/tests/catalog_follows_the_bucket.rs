@@ -1,6 +1,7 @@
 //! The catalog follows the bucket, end to end against the local AWS emulator: whatever is put,
 //! overwritten and deleted, and however S3 delivers the events (twice, late, out of order, and
-//! at the same time as each other and as the operations on their keys), the
+//! at the same time as each other and as the operations on their keys, or never, then found by
+//! the next repair run), with the put handler's repair run at the same time as all of that, the
 //! objects table ends equal to the bucket, and the statistics, fed from the objects table's
 //! stream (delivered twice too), equal a recount of it, also when the reconciler runs while the
 //! stream lags behind.
@@ -94,6 +95,13 @@ impl Catalog {
             s3_put_handler::Config {
                 objects_table: format!("objects-{tag}"),
                 upload_prefix: "uploads/".to_owned(),
+                // Its repair run with a quiet period of 0: it acts on every difference it sees,
+                // events in flight included.
+                repair: Some(s3_put_handler::RepairConfig {
+                    bucket: format!("catalog-{tag}"),
+                    failed_uploads_queue_url: None,
+                    quiet_period: Duration::ZERO,
+                }),
             },
         );
         let statistics = dynamodb_stream_consumer::Deps::new(
@@ -172,9 +180,17 @@ impl Catalog {
     /// Applies `ops` while delivering events as AWS may: each of `deliveries` is (which event,
     /// after which operation) and is invoked at the same time as the operations that follow it
     /// and the other deliveries due then, so an upload's event is read and hashed while its key
-    /// is overwritten or deleted. Then every event once more, all at once, as the latest possible
-    /// deliveries. Returns the events.
-    async fn apply_delivering(&self, ops: &[Op], deliveries: &[(Index, Index)]) -> Vec<Value> {
+    /// is overwritten or deleted. The repair run starts with the operations `repairs` name, at
+    /// the same time. Then every event once more, all at once, as the latest possible
+    /// deliveries, but for the `lost` ones; and if any was lost, one more repair run, as the next
+    /// hour's. Returns the events.
+    async fn apply_delivering(
+        &self,
+        ops: &[Op],
+        deliveries: &[(Index, Index)],
+        repairs: &[Index],
+        lost: &[Index],
+    ) -> Vec<Value> {
         let mut records: Vec<Value> = Vec::new();
         for (n, op) in ops.iter().enumerate() {
             let due: Vec<&Value> = if records.is_empty() {
@@ -186,14 +202,41 @@ impl Catalog {
                     .map(|(which, _)| which.get(&records))
                     .collect()
             };
-            let (record, _) = tokio::join!(
+            let repair_now = repairs.iter().any(|at| at.index(ops.len()) == n);
+            let (record, _, _) = tokio::join!(
                 self.apply_one(n, op),
-                join_all(due.into_iter().map(|due| self.index(due)))
+                join_all(due.into_iter().map(|due| self.index(due))),
+                async {
+                    if repair_now {
+                        self.repair().await;
+                    }
+                }
             );
             records.push(record);
         }
-        join_all(records.iter().rev().map(|record| self.index(record))).await;
+        let lost: Vec<usize> = lost.iter().map(|which| which.index(records.len())).collect();
+        let delivered = records
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(n, _)| !lost.contains(n))
+            .map(|(_, record)| self.index(record));
+        join_all(delivered).await;
+        if !lost.is_empty() {
+            self.repair().await;
+        }
         records
+    }
+
+    async fn repair(&self) {
+        let event = LambdaEvent::new(
+            json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}),
+            testkit::invocation_context(Duration::from_secs(300)),
+        );
+        match s3_put_handler::handle_invocation(&self.indexer, event).await.unwrap() {
+            s3_put_handler::Answer::Repair(summary) => assert_eq!(summary.repairs_failed, 0, "{summary:?}"),
+            other => panic!("a repair run answers its summary, not {other:?}"),
+        }
     }
 
     async fn index(&self, record: &Value) {
@@ -322,6 +365,8 @@ proptest! {
         deliveries in proptest::collection::vec((any::<Index>(), any::<Index>()), 0..32),
         batch_size in 1..6usize,
         reconcile_before in proptest::option::of(0..8usize),
+        repairs in proptest::collection::vec(any::<Index>(), 0..3),
+        lost in proptest::collection::vec(any::<Index>(), 0..3),
     ) {
         static EMULATOR: std::sync::OnceLock<Emulator> = std::sync::OnceLock::new();
         static CASE: AtomicUsize = AtomicUsize::new(0);
@@ -329,7 +374,7 @@ proptest! {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let (bucket, objects, statistics) = runtime.block_on(async {
             let catalog = Catalog::new(emulator, &CASE.fetch_add(1, Ordering::Relaxed).to_string()).await;
-            catalog.apply_delivering(&ops, &deliveries).await;
+            catalog.apply_delivering(&ops, &deliveries, &repairs, &lost).await;
             catalog.count(batch_size, reconcile_before).await;
             (catalog.bucket_contents().await, catalog.objects().await, catalog.statistics().await)
         });

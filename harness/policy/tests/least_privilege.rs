@@ -16,12 +16,7 @@ use std::path::Path;
 use serde_norway::Value;
 
 /// (function, action, why it is granted although the code does not call it).
-const GRANTED_FOR_THE_PLATFORM: [(&str, &str, &str); 6] = [
-    (
-        "PutHandlerFunction",
-        "s3:ListBucket",
-        "without it S3 answers 403, not 404, for a key deleted since the event",
-    ),
+const GRANTED_FOR_THE_PLATFORM: [(&str, &str, &str); 5] = [
     (
         "StreamConsumerFunction",
         "dynamodb:DescribeStream",
@@ -79,7 +74,7 @@ fn action(service: &str, operation: &str) -> Option<String> {
 fn actions_called(source: &str) -> BTreeSet<String> {
     let compact: String = source.chars().filter(|character| !character.is_whitespace()).collect();
     let mut actions = BTreeSet::new();
-    for service in ["s3", "dynamodb"] {
+    for service in ["s3", "dynamodb", "sqs"] {
         let prefix = format!("{service}.");
         for (position, _) in compact.match_indices(&prefix) {
             let before = compact[..position].chars().next_back();
@@ -89,7 +84,7 @@ fn actions_called(source: &str) -> BTreeSet<String> {
             let rest = &compact[position + prefix.len()..];
             let operation: String = rest
                 .chars()
-                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
                 .collect();
             if !operation.is_empty() && rest[operation.len()..].starts_with("()") {
                 actions.extend(action(service, &operation));
@@ -241,7 +236,7 @@ fn each_function_is_granted_exactly_what_its_code_calls_on_what_it_is_wired_to()
 fn operations_become_the_actions_iam_checks() {
     let source = "deps.dynamodb\n    .put_item()\n; s3.list_buckets().send(); self.s3 . head_object(); \
                   aws_sdk_s3::Client::get_object(); TransactWriteItem::builder().update(Update::builder()); \
-                  deps.dynamodb.transact_write_items()";
+                  deps.dynamodb.transact_write_items(); deps.s3.list_objects_v2(); deps.sqs.receive_message()";
     let actions: Vec<String> = actions_called(source).into_iter().collect();
     assert_eq!(
         actions,
@@ -249,7 +244,9 @@ fn operations_become_the_actions_iam_checks() {
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
             "s3:GetObject",
-            "s3:ListAllMyBuckets"
+            "s3:ListAllMyBuckets",
+            "s3:ListBucket",
+            "sqs:ReceiveMessage"
         ]
     );
 }

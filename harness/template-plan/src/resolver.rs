@@ -70,7 +70,18 @@ impl Resolver<'_> {
                 let tag = tagged.tag.to_string();
                 let inner = &tagged.value;
                 match tag.trim_start_matches('!') {
-                    "Ref" => self.reference(inner.as_str().context("!Ref takes a name")?),
+                    "Ref" => {
+                        let name = inner.as_str().context("!Ref takes a name")?;
+                        let local = self.reference(name)?;
+                        // A queue's Ref is its URL. The emulator reads the queue's name from the
+                        // URL's last segment and answers at the SDK's endpoint, so AWS's form works.
+                        Ok(match self.type_of(name) {
+                            Some("AWS::SQS::Queue") => {
+                                format!("https://sqs.{REGION}.amazonaws.com/{ACCOUNT_ID}/{local}")
+                            }
+                            _ => local,
+                        })
+                    }
                     "GetAtt" => {
                         let text = inner.as_str().context("!GetAtt takes Name.Attribute")?;
                         let (name, attribute) = text.split_once('.').context("!GetAtt takes Name.Attribute")?;
