@@ -31,10 +31,10 @@ use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
 use shared::deadline::Deadline;
 use tracing::Instrument;
 
-use crate::item::{put_if_unchanged, to_attributes, tombstone, SeenItem};
+use crate::item::{object_item, put_if_unchanged, to_attributes, tombstone, SeenItem};
 use crate::object::{read_object, Read};
 use crate::repair::{RepairError, RepairSummary};
-use crate::{object_item, Deps, RecordError, Upload};
+use crate::{Deps, RecordError, Upload};
 
 /// The sequencer a ghost's tombstone gets when its item had none (the local emulator's events
 /// carry none): smaller than any S3 assigns, so any later event for the key applies.

@@ -6,18 +6,17 @@
 //! What the events miss, a scheduled run repairs (`repair`): it replays the events parked in the
 //! failure queue, then checks the bucket against the table, folder by folder.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_s3::error::SdkError;
 use aws_sdk_s3::operation::get_object::GetObjectError;
 use aws_sdk_s3::operation::head_object::HeadObjectError;
-use aws_sdk_s3::primitives::{ByteStreamError, DateTime};
+use aws_sdk_s3::primitives::ByteStreamError;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
-use shared::catalog::{folder_of, ObjectItem};
 use shared::s3_key::KeyError;
 use tracing::Instrument;
 
@@ -27,8 +26,8 @@ mod object;
 mod record;
 mod repair;
 
-use item::{remove_item, write_item};
-use object::{read_object, rfc3339, ObjectFacts, Read};
+use item::{object_item, remove_item, write_item};
+use object::{read_object, Read};
 pub use record::{padded_sequencer, parse_record, Upload};
 pub use repair::{RepairError, RepairSummary};
 
@@ -363,22 +362,6 @@ async fn index_upload(deps: &Deps, upload: &Upload) -> Result<(Outcome, u64), Re
         .instrument(tracing::info_span!("DynamoDB.PutItem"))
         .await?;
     Ok((outcome, size))
-}
-
-/// The item for the object an upload names, as it was just read.
-pub(crate) fn object_item(upload: &Upload, object: ObjectFacts) -> ObjectItem {
-    ObjectItem {
-        folder: folder_of(&upload.key).to_owned(),
-        key: upload.key.clone(),
-        bucket: upload.bucket.clone(),
-        size: object.size,
-        sha256: object.sha256,
-        content_type: object.content_type,
-        etag: object.etag,
-        last_modified: object.last_modified,
-        indexed_at: rfc3339(DateTime::from(SystemTime::now())),
-        sequencer: upload.sequencer.clone(),
-    }
 }
 
 #[cfg(test)]

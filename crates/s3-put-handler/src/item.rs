@@ -10,7 +10,7 @@ use aws_sdk_s3::primitives::DateTime;
 use shared::catalog::{folder_of, is_tombstone, ObjectItem, Tombstone, TOMBSTONE_LIFETIME};
 use tracing::Instrument;
 
-use crate::object::{object_exists, rfc3339};
+use crate::object::{object_exists, rfc3339, ObjectFacts};
 use crate::{Deps, Outcome, RecordError, Upload};
 
 /// Writes the item unless the table already holds this event or a later one.
@@ -251,5 +251,21 @@ pub(crate) async fn put_if_unchanged(
             key: key.to_owned(),
             source: Box::new(source),
         }),
+    }
+}
+
+/// The item for the object an upload names, as it was just read.
+pub(crate) fn object_item(upload: &Upload, object: ObjectFacts) -> ObjectItem {
+    ObjectItem {
+        folder: folder_of(&upload.key).to_owned(),
+        key: upload.key.clone(),
+        bucket: upload.bucket.clone(),
+        size: object.size,
+        sha256: object.sha256,
+        content_type: object.content_type,
+        etag: object.etag,
+        last_modified: object.last_modified,
+        indexed_at: rfc3339(DateTime::from(SystemTime::now())),
+        sequencer: upload.sequencer.clone(),
     }
 }

@@ -1,5 +1,7 @@
 //! Repairing drift: recount every folder from the objects table, compare with the statistics
-//! table, and set the folders that differ to their recount.
+//! table, and set the folders that differ to their recount, one folder at a time (see `survey`):
+//! memory holds one entry per folder, and a run that its deadline cuts short has repaired every
+//! folder it reached.
 //!
 //! The stream consumer keeps the statistics exact, but only for the records it sees: a record
 //! parked in the failure queue after its retries, or a table restored from a backup, leaves a
@@ -28,11 +30,12 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
 use shared::catalog::FolderStats;
+use shared::deadline::Deadline;
 use tracing::Instrument;
 
 mod survey;
 
-pub use survey::survey;
+pub use survey::{folders, recount, Verdict};
 
 /// What the function reads from its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +107,12 @@ pub enum Error {
         #[source]
         source: Box<SdkError<ScanError>>,
     },
+    #[error("reading the items of {folder} failed")]
+    Query {
+        folder: String,
+        #[source]
+        source: survey::QueryFailure,
+    },
     #[error("repairing the statistics of {folder} failed")]
     Repair {
         folder: String,
@@ -121,7 +130,7 @@ impl From<Error> for Diagnostic {
 /// What a run did; the function's return value.
 #[derive(Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Summary {
-    /// Folders in either table.
+    /// Folders recounted: every folder either table knows, unless the run's time ran out.
     pub folders_checked: usize,
     /// Folders whose statistics were set to their recount.
     pub folders_repaired: usize,
@@ -148,18 +157,33 @@ pub struct Repair {
     pub recount: Counts,
 }
 
-/// What the survey found: the repairs to make, and what it counted on the way.
-#[derive(Debug, Default)]
-pub struct Survey {
-    pub repairs: Vec<Repair>,
-    pub summary: Summary,
-}
+/// How long before the invocation's deadline the run stops starting folders: a recount and a
+/// repair take a few calls (100 s each at most, see [`SCAN_OPERATION_TIMEOUT`]; far less in
+/// practice), and the answer must reach Lambda in time.
+const TIME_RESERVE: Duration = Duration::from_secs(60);
 
-/// Recounts and repairs. The event (EventBridge's "Scheduled Event") is not read.
-pub async fn function_handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result<Summary, Error> {
+/// Recounts and repairs, folder by folder. The event (EventBridge's "Scheduled Event") is not read.
+pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Summary, Error> {
+    let deadline = Deadline::of(&event.context, TIME_RESERVE);
     let now = SystemTime::now();
-    let survey = survey(deps, now).await?;
-    let summary = repair(deps, survey, now).await?;
+    let quiet_since = quiet_since(deps, now);
+    let mut summary = Summary::default();
+    for (folder, stats) in folders(deps).await? {
+        if !deadline.allows(Duration::ZERO) {
+            tracing::warn!(%folder, "the run's time is up: the remaining folders wait for the next run");
+            break;
+        }
+        summary.folders_checked += 1;
+        match recount(deps, &folder, stats, quiet_since).await? {
+            Verdict::Agrees => {}
+            Verdict::Busy => summary.folders_busy += 1,
+            Verdict::Unreadable(items) => summary.unreadable_items += items,
+            Verdict::Drifted(drifted) => match repair(deps, drifted, now).await? {
+                true => summary.folders_repaired += 1,
+                false => summary.folders_busy += 1,
+            },
+        }
+    }
     tracing::info!(
         checked = summary.folders_checked,
         repaired = summary.folders_repaired,
@@ -175,72 +199,67 @@ pub async fn function_handler(deps: &Deps, _event: LambdaEvent<Value>) -> Result
     Ok(summary)
 }
 
-/// Sets each folder of `survey` to its recount, unless its statistics changed since the survey.
-pub async fn repair(deps: &Deps, survey: Survey, now: SystemTime) -> Result<Summary, Error> {
-    let mut summary = survey.summary;
+/// Sets a drifted folder to its recount, unless its statistics changed since they were read;
+/// whether it was repaired.
+pub async fn repair(deps: &Deps, repair: Repair, now: SystemTime) -> Result<bool, Error> {
     let updated_at = DateTime::from(now).fmt(DateTimeFormat::DateTime).unwrap_or_default();
     // Every change made before this time is in the recount (it was made a quiet period before
-    // the scans began, and no write takes that long to land); none after it, since a folder that
+    // the run began, and no write takes that long to land); none after it, since a folder that
     // changed later was left busy. The consumer skips the records of changes before it.
     let repaired_through = quiet_since(deps, now);
-    for repair in survey.repairs {
-        let number = |value: i64| AttributeValue::N(value.to_string());
-        let request = deps
-            .dynamodb
-            .update_item()
-            .table_name(&deps.config.statistics_table)
-            .key("folder", AttributeValue::S(repair.folder.clone()))
-            .update_expression(
-                "SET object_count = :objects, total_bytes = :bytes, updated_at = :now, repaired_through = :through",
+    let number = |value: i64| AttributeValue::N(value.to_string());
+    let request = deps
+        .dynamodb
+        .update_item()
+        .table_name(&deps.config.statistics_table)
+        .key("folder", AttributeValue::S(repair.folder.clone()))
+        .update_expression(
+            "SET object_count = :objects, total_bytes = :bytes, updated_at = :now, repaired_through = :through",
+        )
+        .expression_attribute_values(":through", AttributeValue::N(repaired_through.to_string()))
+        .expression_attribute_values(":objects", number(repair.recount.objects))
+        .expression_attribute_values(":bytes", number(repair.recount.bytes))
+        .expression_attribute_values(":now", AttributeValue::S(updated_at));
+    // Exactly what the survey read, or nothing written: a consumer write in between wins.
+    let request = match &repair.seen {
+        Some(seen) => request
+            .condition_expression(
+                "object_count = :seen_objects AND total_bytes = :seen_bytes AND updated_at = :seen_at",
             )
-            .expression_attribute_values(":through", AttributeValue::N(repaired_through.to_string()))
-            .expression_attribute_values(":objects", number(repair.recount.objects))
-            .expression_attribute_values(":bytes", number(repair.recount.bytes))
-            .expression_attribute_values(":now", AttributeValue::S(updated_at.clone()));
-        // Exactly what the survey read, or nothing written: a consumer write in between wins.
-        let request = match &repair.seen {
-            Some(seen) => request
-                .condition_expression(
-                    "object_count = :seen_objects AND total_bytes = :seen_bytes AND updated_at = :seen_at",
-                )
-                .expression_attribute_values(":seen_objects", number(seen.object_count))
-                .expression_attribute_values(":seen_bytes", number(seen.total_bytes))
-                .expression_attribute_values(":seen_at", AttributeValue::S(seen.updated_at.clone())),
-            None => request.condition_expression("attribute_not_exists(folder)"),
-        };
-        let sent = request
-            .send()
-            .instrument(tracing::info_span!("DynamoDB.UpdateItem", folder = %repair.folder))
-            .await;
-        match sent {
-            Ok(_) => {
-                let before = repair
-                    .seen
-                    .as_ref()
-                    .map_or((0, 0), |seen| (seen.object_count, seen.total_bytes));
-                tracing::warn!(
-                    folder = %repair.folder,
-                    objects_before = before.0,
-                    bytes_before = before.1,
-                    objects_after = repair.recount.objects,
-                    bytes_after = repair.recount.bytes,
-                    "statistics had drifted: repaired"
-                );
-                summary.folders_repaired += 1;
-            }
-            Err(SdkError::ServiceError(error)) if error.err().is_conditional_check_failed_exception() => {
-                tracing::info!(folder = %repair.folder, "changed while being checked: left for the next run");
-                summary.folders_busy += 1;
-            }
-            Err(source) => {
-                return Err(Error::Repair {
-                    folder: repair.folder,
-                    source: Box::new(source),
-                })
-            }
+            .expression_attribute_values(":seen_objects", number(seen.object_count))
+            .expression_attribute_values(":seen_bytes", number(seen.total_bytes))
+            .expression_attribute_values(":seen_at", AttributeValue::S(seen.updated_at.clone())),
+        None => request.condition_expression("attribute_not_exists(folder)"),
+    };
+    let sent = request
+        .send()
+        .instrument(tracing::info_span!("DynamoDB.UpdateItem", folder = %repair.folder))
+        .await;
+    match sent {
+        Ok(_) => {
+            let before = repair
+                .seen
+                .as_ref()
+                .map_or((0, 0), |seen| (seen.object_count, seen.total_bytes));
+            tracing::warn!(
+                folder = %repair.folder,
+                objects_before = before.0,
+                bytes_before = before.1,
+                objects_after = repair.recount.objects,
+                bytes_after = repair.recount.bytes,
+                "statistics had drifted: repaired"
+            );
+            Ok(true)
         }
+        Err(SdkError::ServiceError(error)) if error.err().is_conditional_check_failed_exception() => {
+            tracing::info!(folder = %repair.folder, "changed while being checked: left for the next run");
+            Ok(false)
+        }
+        Err(source) => Err(Error::Repair {
+            folder: repair.folder,
+            source: Box::new(source),
+        }),
     }
-    Ok(summary)
 }
 
 /// The start of the quiet period of a run at `now`, in milliseconds since the Unix epoch: a

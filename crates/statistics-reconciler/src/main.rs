@@ -2,8 +2,8 @@
 //!
 //! - Trigger: an EventBridge schedule (`rate(1 hour)`); the event itself is not read.
 //! - Environment: `OBJECTS_TABLE_NAME`, `STATISTICS_TABLE_NAME`, `QUIET_PERIOD_SECONDS` (default 900).
-//! - IAM: `dynamodb:Scan` on the objects table, `dynamodb:Scan` and `dynamodb:UpdateItem` on the
-//!   statistics table.
+//! - IAM: `dynamodb:Scan` and `dynamodb:Query` on the objects table, `dynamodb:Scan` and
+//!   `dynamodb:UpdateItem` on the statistics table.
 //! - Run it locally: see this crate's README (`cargo lambda invoke statistics-reconciler ...`).
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};

@@ -1,23 +1,25 @@
-//! The survey: both tables read a page at a time into one entry per folder, and the folders that
-//! differ from their recount, and have been quiet, listed for repair.
+//! The survey, folder by folder: the statistics table read first, then the objects table's
+//! folders, then each folder recounted from its items (a `Query`) and repaired at once if it
+//! drifted. Memory holds one entry per folder, never the items, and a run cut short has repaired
+//! every folder it reached.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::query::QueryError;
 use aws_sdk_dynamodb::operation::scan::ScanError;
 use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Deserialize;
 use shared::catalog::FolderStats;
 use tracing::Instrument;
 
-use crate::{quiet_since, Counts, Deps, Error, Repair, Survey};
+use crate::{Counts, Deps, Error, Repair};
 
 /// The fields of an objects-table item a recount needs: an object's size and time, or a
 /// tombstone's time (its `removed_at`: a removal is a change too, and may still be in the stream).
 #[derive(Deserialize)]
 struct Counted {
-    folder: String,
     #[serde(default)]
     size: Option<u64>,
     #[serde(default)]
@@ -26,27 +28,17 @@ struct Counted {
     removed_at: Option<String>,
 }
 
-/// What the survey reads of an objects-table item; `size` is a reserved word in expressions.
-const COUNTED_ATTRIBUTES: &str = "folder, #size, indexed_at, removed_at";
+/// What a recount reads of an objects-table item; `size` is a reserved word in expressions.
+const COUNTED_ATTRIBUTES: &str = "#size, indexed_at, removed_at";
 
-/// One folder as both tables describe it. The survey keeps one of these per folder, never the
-/// items themselves: its memory grows with the number of folders, not of objects.
-#[derive(Default)]
-struct Folder {
-    recount: Counts,
-    /// When an object of the folder was last written or removed, in milliseconds since the epoch.
-    newest_change: Option<i64>,
-    unreadable: bool,
-    stats: Option<FolderStats>,
-}
-
-/// Reads both tables, a page at a time, and lists the folders to repair, as of `now`.
-pub async fn survey(deps: &Deps, now: SystemTime) -> Result<Survey, Error> {
-    let mut folders: BTreeMap<String, Folder> = BTreeMap::new();
-    let mut survey = Survey::default();
-    // The statistics first: a consumer write after this read cancels the folder's repair (its
-    // condition is this read), so every change the statistics hold was made before the objects
-    // scan began, and the recount holds it too.
+/// Every folder either table knows, each with its statistics item as read (`None`: it has none).
+///
+/// The statistics are read first: a consumer write after this read cancels the folder's repair
+/// (its condition is this read), so every change the statistics hold was made before the folder's
+/// items are read, and its recount holds it too. The objects table is then scanned for its
+/// folders only (a folder whose first records never reached the statistics has no item there).
+pub async fn folders(deps: &Deps) -> Result<BTreeMap<String, Option<FolderStats>>, Error> {
+    let mut folders = BTreeMap::new();
     let table = &deps.config.statistics_table;
     let mut statistics = deps.dynamodb.scan().table_name(table).into_paginator().items().send();
     let span = tracing::info_span!("DynamoDB.Scan", table = "statistics");
@@ -55,8 +47,7 @@ pub async fn survey(deps: &Deps, now: SystemTime) -> Result<Survey, Error> {
         let stats: Result<FolderStats, _> = serde_dynamo::from_item(item);
         match stats {
             Ok(stats) => {
-                let folder = stats.folder.clone();
-                folders.entry(folder).or_default().stats = Some(stats);
+                folders.insert(stats.folder.clone(), Some(stats));
             }
             Err(error) => tracing::warn!(%error, "a statistics item that cannot be read: left alone"),
         }
@@ -67,75 +58,110 @@ pub async fn survey(deps: &Deps, now: SystemTime) -> Result<Survey, Error> {
         .dynamodb
         .scan()
         .table_name(table)
-        .projection_expression(COUNTED_ATTRIBUTES)
-        .expression_attribute_names("#size", "size")
+        .projection_expression("folder")
         .into_paginator()
         .items()
         .send();
     let span = tracing::info_span!("DynamoDB.Scan", table = "objects");
     while let Some(item) = objects.next().instrument(span.clone()).await {
         let item = item.map_err(|source| scan_error(table, source))?;
-        let folder_name = item.get("folder").and_then(|folder| folder.as_s().ok()).cloned();
+        if let Some(AttributeValue::S(folder)) = item.get("folder") {
+            folders.entry(folder.clone()).or_insert(None);
+        }
+    }
+    Ok(folders)
+}
+
+/// What a folder's recount found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Its statistics equal its recount.
+    Agrees,
+    /// It differs, but changed within the quiet period: left for the next run.
+    Busy,
+    /// It holds this many items that are neither objects nor tombstones: it cannot be recounted.
+    Unreadable(usize),
+    /// It differs and has been quiet: this repair sets it right.
+    Drifted(Repair),
+}
+
+/// Recounts `folder` from its items and compares it with `stats` (its statistics as
+/// [`folders`] read them), as of `quiet_since` (milliseconds since the epoch).
+pub async fn recount(
+    deps: &Deps,
+    folder: &str,
+    stats: Option<FolderStats>,
+    quiet_since: i64,
+) -> Result<Verdict, Error> {
+    let table = &deps.config.objects_table;
+    let mut items = deps
+        .dynamodb
+        .query()
+        .table_name(table)
+        .key_condition_expression("folder = :folder")
+        .projection_expression(COUNTED_ATTRIBUTES)
+        .expression_attribute_names("#size", "size")
+        .expression_attribute_values(":folder", AttributeValue::S(folder.to_owned()))
+        .into_paginator()
+        .items()
+        .send();
+    let mut recount = Counts::default();
+    // When an object of the folder was last written or removed, in milliseconds since the epoch.
+    let mut newest_change: Option<i64> = None;
+    let mut unreadable = 0;
+    let span = tracing::info_span!("DynamoDB.Query", table = "objects", %folder);
+    while let Some(item) = items.next().instrument(span.clone()).await {
+        let item = item.map_err(|source| Error::Query {
+            folder: folder.to_owned(),
+            source: Box::new(source),
+        })?;
         let counted: Result<Counted, _> = serde_dynamo::from_item(item);
         match counted {
             Ok(Counted {
-                folder,
                 size: Some(size),
                 indexed_at: Some(indexed_at),
                 removed_at: None,
             }) => {
-                let folder = folders.entry(folder).or_default();
-                folder.recount.objects += 1;
-                folder.recount.bytes += i64::try_from(size).unwrap_or(i64::MAX);
-                folder.newest_change = folder.newest_change.max(parse_time(&indexed_at));
+                recount.objects += 1;
+                recount.bytes += i64::try_from(size).unwrap_or(i64::MAX);
+                newest_change = newest_change.max(parse_time(&indexed_at));
             }
             Ok(Counted {
-                folder,
                 removed_at: Some(removed_at),
                 ..
-            }) => {
-                let folder = folders.entry(folder).or_default();
-                folder.newest_change = folder.newest_change.max(parse_time(&removed_at));
-            }
-            Ok(Counted { folder, .. }) => {
-                survey.summary.unreadable_items += 1;
+            }) => newest_change = newest_change.max(parse_time(&removed_at)),
+            Ok(_) => {
+                unreadable += 1;
                 tracing::warn!(%folder, "an objects item that is neither an object nor a tombstone: its folder is left alone");
-                folders.entry(folder).or_default().unreadable = true;
             }
             Err(error) => {
-                survey.summary.unreadable_items += 1;
-                tracing::warn!(folder = ?folder_name, %error, "an objects item that cannot be read: its folder is left alone");
-                if let Some(name) = folder_name {
-                    folders.entry(name).or_default().unreadable = true;
-                }
+                unreadable += 1;
+                tracing::warn!(%folder, %error, "an objects item that cannot be read: its folder is left alone");
             }
         }
     }
-    let quiet_since = quiet_since(deps, now);
-    survey.summary.folders_checked = folders.len();
-    for (name, folder) in folders {
-        let recorded = folder.stats.as_ref().map_or(Counts::default(), |stats| Counts {
-            objects: stats.object_count,
-            bytes: stats.total_bytes,
-        });
-        if recorded == folder.recount || folder.unreadable {
-            continue;
-        }
-        let stats_changed = folder.stats.as_ref().and_then(|stats| parse_time(&stats.updated_at));
-        let recently = |time: Option<i64>| time.is_none_or(|time| time >= quiet_since);
-        // A folder with no statistics item has no time of its own: its newest change decides.
-        if recently(folder.newest_change.or(stats_changed)) || (folder.stats.is_some() && recently(stats_changed)) {
-            tracing::info!(folder = %name, "differs but changed recently: left for the next run");
-            survey.summary.folders_busy += 1;
-            continue;
-        }
-        survey.repairs.push(Repair {
-            folder: name,
-            seen: folder.stats,
-            recount: folder.recount,
-        });
+    if unreadable > 0 {
+        return Ok(Verdict::Unreadable(unreadable));
     }
-    Ok(survey)
+    let recorded = stats.as_ref().map_or(Counts::default(), |stats| Counts {
+        objects: stats.object_count,
+        bytes: stats.total_bytes,
+    });
+    if recorded == recount {
+        return Ok(Verdict::Agrees);
+    }
+    let stats_changed = stats.as_ref().and_then(|stats| parse_time(&stats.updated_at));
+    let recently = |time: Option<i64>| time.is_none_or(|time| time >= quiet_since);
+    // A folder with no statistics item has no time of its own: its newest change decides.
+    if recently(newest_change.or(stats_changed)) || (stats.is_some() && recently(stats_changed)) {
+        tracing::info!(%folder, "differs but changed recently: left for the next run");
+        return Ok(Verdict::Busy);
+    }
+    Ok(Verdict::Drifted(Repair {
+        folder: folder.to_owned(),
+        seen: stats,
+        recount,
+    }))
 }
 
 fn scan_error(table: &str, source: SdkError<ScanError>) -> Error {
@@ -144,6 +170,9 @@ fn scan_error(table: &str, source: SdkError<ScanError>) -> Error {
         source: Box::new(source),
     }
 }
+
+/// Boxed where it is built: SDK errors are large.
+pub(crate) type QueryFailure = Box<SdkError<QueryError>>;
 
 /// An RFC 3339 time as the tables store it, in milliseconds since the Unix epoch (the stream
 /// consumer reads the same times, to the millisecond); `None` if it is not one (treated as "just

@@ -8,10 +8,10 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_dynamodb::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_dynamodb::types::AttributeValue;
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use shared::catalog::FolderStats;
-use statistics_reconciler::{function_handler, repair, survey, Config, Deps, Summary};
+use statistics_reconciler::{folders, function_handler, recount, repair, Config, Deps, Summary, Verdict};
 use testkit::Emulator;
 
 const LONG_AGO: &str = "2026-01-01T00:00:00Z";
@@ -106,7 +106,7 @@ async fn statistics(deps: &Deps) -> BTreeMap<String, (i64, i64)> {
 
 fn scheduled() -> LambdaEvent<Value> {
     let event = serde_json::from_str(include_str!("../events/scheduled.json")).unwrap();
-    LambdaEvent::new(event, Context::default())
+    LambdaEvent::new(event, testkit::invocation_context(Duration::from_secs(600)))
 }
 
 #[tokio::test]
@@ -170,23 +170,37 @@ async fn a_consumer_write_during_a_run_is_never_overwritten_nor_counted_twice() 
     put_object(&deps, "uploads/a/1.txt", 10, LONG_AGO).await;
     set_stats(&deps, "uploads/a/", 5, 999, LONG_AGO).await;
 
-    // The run reads both tables; then, before it writes, an upload lands and the consumer
-    // applies it.
-    let found = survey(&deps, SystemTime::now()).await.unwrap();
-    assert_eq!(found.repairs.len(), 1);
+    // The run reads the folder's statistics and recounts it; then, before it writes, an upload
+    // lands and the consumer applies it.
+    let now = SystemTime::now();
+    let found = recount_of(&deps, "uploads/a/", now).await;
+    let Verdict::Drifted(drifted) = found else {
+        panic!("the folder has drifted: {found:?}")
+    };
     put_object(&deps, "uploads/a/2.txt", 5, &now_text()).await;
     consumer_adds(&deps, "uploads/a/", 1, 5).await;
-    let summary = repair(&deps, found, SystemTime::now()).await.unwrap();
+    let repaired = repair(&deps, drifted, now).await.unwrap();
 
     // The repair is dropped: the consumer's write stands.
-    assert_eq!((summary.folders_repaired, summary.folders_busy), (0, 1));
+    assert!(!repaired);
     assert_eq!(statistics(&deps).await["uploads/a/"], (6, 1004));
 
     // Once the folder is quiet again, the next run repairs it to the recount, both objects once.
     let later = SystemTime::now() + Duration::from_secs(3600);
-    let again = survey(&deps, later).await.unwrap();
-    repair(&deps, again, later).await.unwrap();
+    let Verdict::Drifted(drifted) = recount_of(&deps, "uploads/a/", later).await else {
+        panic!("still drifted")
+    };
+    assert!(repair(&deps, drifted, later).await.unwrap());
     assert_eq!(statistics(&deps).await["uploads/a/"], (2, 15));
+}
+
+/// A run's look at one folder at `now`: its statistics read, then its items recounted.
+async fn recount_of(deps: &Deps, folder: &str, now: SystemTime) -> Verdict {
+    let mut folders = folders(deps).await.unwrap();
+    let stats = folders.remove(folder).expect("the folder is in the tables");
+    let quiet_since = now - deps.config.quiet_period;
+    let quiet_since = quiet_since.duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    recount(deps, folder, stats, quiet_since).await.unwrap()
 }
 
 #[tokio::test]

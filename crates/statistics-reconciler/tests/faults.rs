@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use lambda_runtime::{Context, LambdaEvent};
+use lambda_runtime::LambdaEvent;
 use serde_json::Value;
 use shared::catalog::FolderStats;
 use statistics_reconciler::{function_handler, Config, Deps};
@@ -66,7 +66,7 @@ async fn drifted() -> (Emulator, FaultProxy, Deps, Deps) {
 fn scheduled() -> LambdaEvent<Value> {
     LambdaEvent::new(
         serde_json::from_str(include_str!("../events/scheduled.json")).unwrap(),
-        Context::default(),
+        testkit::invocation_context(Duration::from_secs(600)),
     )
 }
 
@@ -123,5 +123,44 @@ async fn a_table_that_keeps_failing_fails_the_run_and_the_next_run_repairs_the_d
     assert_eq!(
         statistics(&direct).await,
         BTreeMap::from([("uploads/a/".to_owned(), (2, 30))])
+    );
+}
+
+/// The run repairs each folder as soon as it is recounted, and stops starting folders when its
+/// deadline nears: a run cut short keeps every repair it made (one that repaired only after
+/// reading the whole table would have kept none).
+#[tokio::test]
+async fn a_run_short_of_time_keeps_the_repairs_of_the_folders_it_reached() {
+    let (_emulator, proxy, deps, direct) = drifted().await;
+    // A second drifted folder, after `uploads/a/` in the run's order.
+    let wrong = FolderStats {
+        folder: "uploads/b/".to_owned(),
+        object_count: 7,
+        total_bytes: 70,
+        updated_at: LONG_AGO.to_owned(),
+    };
+    let put = direct.dynamodb.put_item().table_name("statistics");
+    put.set_item(Some(serde_dynamo::to_item(wrong).unwrap()))
+        .send()
+        .await
+        .unwrap();
+    // 62 s to the deadline, less the run's 60 s reserve: 2 s of work. The first repair takes 3.
+    proxy.inject("UpdateItem", Fault::Delay(Duration::from_secs(3)), 1);
+    let short = LambdaEvent::new(
+        serde_json::from_str(include_str!("../events/scheduled.json")).unwrap(),
+        testkit::invocation_context(Duration::from_secs(62)),
+    );
+
+    let summary = function_handler(&deps, short).await.unwrap();
+
+    assert_eq!(
+        (summary.folders_checked, summary.folders_repaired),
+        (1, 1),
+        "{summary:?}"
+    );
+    assert_eq!(
+        statistics(&direct).await,
+        BTreeMap::from([("uploads/a/".to_owned(), (2, 30)), ("uploads/b/".to_owned(), (7, 70))]),
+        "uploads/a/ repaired, uploads/b/ left for the next run"
     );
 }
