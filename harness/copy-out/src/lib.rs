@@ -149,8 +149,10 @@ fn copy_shared(root: &Path, destination: &Path, workspace: &Workspace, sources: 
         &modules::library_root(&read(&shared_src.join("lib.rs"))?, &dropped),
     )?;
     // Its own tests stay behind (they exercise every module), and with them its dev-dependencies.
+    // So does functions-hack: it unifies the features of five functions, and the copy has one.
     let shared_manifest = root.join("shared/Cargo.toml");
     let standalone = manifest::without_dev_dependencies(&read(&shared_manifest)?)
+        .and_then(|manifest| manifest::without_dependency(&manifest, "functions-hack"))
         .and_then(|manifest| workspace.standalone(&manifest, |library| format!("../{library}")))
         .with_context(|| in_file(&shared_manifest))?;
     write(&destination.join("shared/Cargo.toml"), &standalone)

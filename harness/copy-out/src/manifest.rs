@@ -176,6 +176,15 @@ pub fn without_dev_dependencies(manifest: &str) -> Result<String> {
     Ok(document.to_string())
 }
 
+/// `manifest` without the dependency `name` (and the comment above it), wherever it is declared.
+pub fn without_dependency(manifest: &str, name: &str) -> Result<String> {
+    let mut document = parse(manifest)?;
+    for table in dependency_tables(&mut document) {
+        table.remove(name);
+    }
+    Ok(document.to_string())
+}
+
 fn parse(manifest: &str) -> Result<DocumentMut> {
     manifest.parse().context("not a valid Cargo.toml")
 }
@@ -391,5 +400,15 @@ unwrap_used = "deny"
         assert!(depends_on(manifest, "testkit").unwrap());
         assert!(!depends_on(manifest, "description").unwrap());
         assert_eq!(description(manifest).unwrap(), "Shared.");
+    }
+
+    #[test]
+    fn build_plumbing_leaves_with_its_comment_and_the_rest_stays() {
+        let manifest = "[dependencies]\nhex.workspace = true\n# No code: features only.\n\
+                        functions-hack.workspace = true\nserde.workspace = true\n";
+        assert_eq!(
+            without_dependency(manifest, "functions-hack").unwrap(),
+            "[dependencies]\nhex.workspace = true\nserde.workspace = true\n"
+        );
     }
 }

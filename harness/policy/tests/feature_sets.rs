@@ -150,3 +150,57 @@ fn both_workspaces_build_the_crates_they_share_with_the_same_features() {
         differing.join("\n")
     );
 }
+
+/// `sam build` runs cargo once per function, and cargo compiles a crate once per set of features:
+/// one function asking for one more feature of `bytes` or `serde` gets its own build of every
+/// crate above them, hyper and the AWS SDK included. functions-hack (a dependency of `shared`)
+/// holds the five functions to one set, so the stack is compiled once for all of them.
+#[test]
+fn every_function_ships_the_crates_they_share_built_with_the_same_features() {
+    let functions = function_crates();
+    assert!(functions.len() >= 4, "found only {functions:?}");
+    // package -> features -> the functions that build it so.
+    let mut builds: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+    for function in &functions {
+        let tree = cargo_tree(&[
+            "-e",
+            "normal,build",
+            "--target",
+            "aarch64-unknown-linux-gnu",
+            "-p",
+            function,
+        ]);
+        for (package, features) in tree.lines().filter_map(|line| line.split_once('|')) {
+            // Path packages (shared, with a feature per AWS service) are compiled per function anyway.
+            if package.contains("(/") {
+                continue;
+            }
+            let id: Vec<&str> = package.split_whitespace().take(2).collect();
+            let functions_of_set = builds.entry(id.join(" ")).or_default();
+            let set = functions_of_set
+                .entry(features.trim_end_matches(" (*)").to_owned())
+                .or_default();
+            if !set.contains(function) {
+                set.push(function.clone());
+            }
+        }
+    }
+    assert!(
+        builds.keys().any(|package| package.starts_with("aws-smithy-runtime ")),
+        "the functions link no AWS SDK crate: {:?}",
+        builds.keys()
+    );
+    // Each function's own event types: only the functions and lambda_http link aws_lambda_events,
+    // so nothing is compiled again above it.
+    let own_to_each_function = ["aws_lambda_events "];
+    let differing: Vec<String> = builds
+        .iter()
+        .filter(|(package, sets)| sets.len() > 1 && !own_to_each_function.iter().any(|own| package.starts_with(own)))
+        .map(|(package, sets)| format!("{package}: {sets:?}"))
+        .collect();
+    assert!(
+        differing.is_empty(),
+        "the functions build these crates with different features; add the union to functions-hack/Cargo.toml:\n{}",
+        differing.join("\n")
+    );
+}

@@ -28,3 +28,23 @@ fn no_build_artifacts_are_committed() {
         "build artifacts in git (git rm --cached them): {artifacts:?}"
     );
 }
+
+/// Every workspace's lockfile says what it builds: a stale one makes cargo pick versions at build
+/// time (online, unpinned). The fuzz workspace is built only by `./scripts/fuzz.sh`, so nothing
+/// else notices when a function gains a dependency it does not list.
+#[test]
+fn every_lockfile_is_up_to_date() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    for manifest in ["Cargo.toml", "harness/Cargo.toml", "fuzz/Cargo.toml"] {
+        let output = Command::new(env!("CARGO"))
+            .args(["tree", "--locked", "--offline", "--manifest-path", manifest])
+            .current_dir(&root)
+            .output()
+            .expect("running cargo tree");
+        assert!(
+            output.status.success(),
+            "{manifest}: its Cargo.lock is out of date; run `cargo tree --manifest-path {manifest}` and commit the lockfile:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
