@@ -204,3 +204,38 @@ fn every_function_ships_the_crates_they_share_built_with_the_same_features() {
         differing.join("\n")
     );
 }
+
+/// The workshop and each crate's README run `cargo test -p <function>` after `./scripts/test.sh`
+/// has run `cargo test --workspace`. Each crate below `shared` that the one function's tests build
+/// with other features than the whole workspace's tests is compiled again, and everything above
+/// it with it: one feature less in tokio and a reader waits two minutes for the AWS SDK, at every
+/// module. workspace-hack (through `testkit`, every function's dev-dependency) holds every test
+/// build to the workspace's set.
+#[test]
+fn each_function_s_tests_build_the_crates_below_it_as_the_workspace_s_tests_do() {
+    let workspace = workspace_features(&workspace_root().join("Cargo.toml"));
+    let mut differing = Vec::new();
+    for function in function_crates() {
+        let tree = cargo_tree(&["-e", "normal,build,dev", "-p", &function]);
+        for (package, features) in tree.lines().filter_map(|line| line.split_once('|')) {
+            if package.contains("(/") {
+                continue;
+            }
+            let id = package.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
+            let features = features.trim_end_matches(" (*)");
+            let in_workspace = workspace.get(&id);
+            if !in_workspace.is_some_and(|sets| sets.contains(features)) {
+                differing.push(format!(
+                    "{function}: {id} with {features:?}, the workspace with {in_workspace:?}"
+                ));
+            }
+        }
+    }
+    differing.sort();
+    differing.dedup();
+    assert!(
+        differing.is_empty(),
+        "add the workspace's features to workspace-hack/Cargo.toml:\n{}",
+        differing.join("\n")
+    );
+}
