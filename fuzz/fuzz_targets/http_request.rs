@@ -47,7 +47,7 @@ fn deps() -> &'static Deps {
             // Nothing listens on port 1: every AWS call is refused at once.
             .endpoint_url("http://127.0.0.1:1")
             .credentials_provider(SharedCredentialsProvider::new(credentials))
-            .http_client(shared::aws::https_client())
+            .http_client(shared::aws::https_client_trusting(shared::aws::amazon_roots()).expect("Amazon's roots"))
             .retry_config(RetryConfig::disabled())
             .build();
         let settings = |name: &str| match name {

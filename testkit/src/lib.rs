@@ -8,6 +8,7 @@
 //! [`faults::FaultProxy`] sits between a function and the emulator and breaks chosen requests.
 
 pub mod faults;
+pub mod tls;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{Ipv4Addr, TcpListener};
@@ -53,15 +54,19 @@ pub fn invocation_context(timeout: Duration) -> lambda_runtime::Context {
 /// `INSERT`s of one key in the stream: an object counted twice). So DynamoDB's requests, and S3's
 /// conditional `PUT`s, are answered one at a time.
 ///
-/// An argument, if given, is Python's thread switch interval in seconds (see
-/// [`Emulator::start_interleaving_often`]).
+/// Arguments: `switch=<seconds>`, Python's thread switch interval (see
+/// [`Emulator::start_interleaving_often`]); `no-gc`, no garbage collection (see
+/// [`Emulator::start_for_benchmarks`]).
 const SERVER_SCRIPT: &str = r#"
-import os, sys, threading
+import gc, os, sys, threading
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 from moto.server import ThreadedMotoServer
 
-if len(sys.argv) > 1:
-    sys.setswitchinterval(float(sys.argv[1]))
+for argument in sys.argv[1:]:
+    if argument.startswith("switch="):
+        sys.setswitchinterval(float(argument[len("switch="):]))
+    elif argument == "no-gc":
+        gc.disable()
 dynamodb, conditional_s3_puts = threading.Lock(), threading.Lock()
 answer = DomainDispatcherApplication.__call__
 
@@ -105,7 +110,16 @@ impl Emulator {
     /// parallel callers do in AWS, so a race the emulator's locks would miss shows up. About a
     /// tenth slower than [`Emulator::start`]'s, which the benchmarks and the local run use.
     pub fn start_interleaving_often() -> Emulator {
-        Emulator::launch(&["1e-5"])
+        Emulator::launch(&["switch=1e-5"])
+    }
+
+    /// An emulator whose Python never pauses to collect garbage. Its full collections take longer
+    /// as its stores grow (a pause of 90 ms, then 400 ms, about every 60-100 requests of a
+    /// stream consumer's run) and fall on whichever function is measured while they happen: the
+    /// benchmark would compare the emulator's pauses, not the functions. Its memory only grows,
+    /// which a benchmark's hour can afford and a long-lived local run could not.
+    pub fn start_for_benchmarks() -> Emulator {
+        Emulator::launch(&["no-gc"])
     }
 
     fn launch(arguments: &[&str]) -> Emulator {
@@ -190,7 +204,9 @@ pub fn sdk_config_for(endpoint: &str) -> SdkConfig {
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
         .credentials_provider(SharedCredentialsProvider::new(credentials))
-        .http_client(shared::aws::https_client())
+        .http_client(
+            shared::aws::https_client_trusting(shared::aws::amazon_roots()).expect("the SDK takes Amazon's roots"),
+        )
         // What production clients get, so tests see the same retries and time limits.
         .timeout_config(shared::aws::timeouts())
         .retry_config(shared::aws::retries())

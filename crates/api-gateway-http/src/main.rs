@@ -19,7 +19,7 @@ use tracing::Instrument;
 async fn main() -> Result<(), Error> {
     shared::logging::init_logs_traces_and_metrics(env!("CARGO_PKG_NAME"));
     let config = Config::from_lookup(|name| std::env::var(name).ok()).expect("configuration from the environment");
-    let aws = shared::aws::load_config().await;
+    let aws = shared::aws::load_config().await?;
     // Shared by every request: the runtime needs a handler that owns what it uses.
     let deps = Arc::new(Deps::new(&aws, config));
 

@@ -8,7 +8,6 @@ use base64::Engine as _;
 use lambda_http::http::header::{HeaderValue, CACHE_CONTROL, CONTENT_TYPE};
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use sha2::{Digest, Sha256};
 
 const PAGE: &str = include_str!("web_page.html");
 
@@ -70,7 +69,7 @@ fn inline_block<'a>(html: &'a str, tag: &str) -> &'a str {
 fn csp_hash(text: &str) -> String {
     format!(
         "sha256-{}",
-        base64::engine::general_purpose::STANDARD.encode(Sha256::digest(text.as_bytes()))
+        base64::engine::general_purpose::STANDARD.encode(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()))
     )
 }
 

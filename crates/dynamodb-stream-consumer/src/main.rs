@@ -15,7 +15,7 @@ use tracing::Instrument;
 async fn main() -> Result<(), Error> {
     shared::logging::init_logs_traces_and_metrics(env!("CARGO_PKG_NAME"));
     let config = Config::from_lookup(|name| std::env::var(name).ok()).expect("configuration from the environment");
-    let aws = shared::aws::load_config().await;
+    let aws = shared::aws::load_config().await?;
     let deps = &Deps::new(&aws, config);
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {

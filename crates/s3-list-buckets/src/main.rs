@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     shared::logging::init_logs_traces_and_metrics(env!("CARGO_PKG_NAME"));
     // Built once, before the first invocation: every invocation of this sandbox reuses the client
     // and its open connections.
-    let aws = shared::aws::load_config().await;
+    let aws = shared::aws::load_config().await?;
     let deps = &Deps::new(&aws);
 
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
