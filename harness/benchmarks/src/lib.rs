@@ -8,6 +8,7 @@
 //! writes its report under `target/bench/` instead: its numbers only prove the harness works.
 
 mod builds;
+pub mod cpu_share;
 mod fixtures;
 mod lambda_api;
 mod launcher;
@@ -17,7 +18,9 @@ pub mod sizes;
 mod survey;
 
 use std::path::PathBuf;
+use std::time::Duration;
 
+use testkit::tls::TlsFront;
 use testkit::Emulator;
 
 use launcher::Launcher;
@@ -35,6 +38,9 @@ pub struct Scale {
     pub cold_starts: usize,
     /// The large object the put handler hashes.
     pub large_object_mib: u64,
+    /// At each memory size: warm invocations, and fresh processes (each way of running init).
+    pub sized_invocations: usize,
+    pub sized_cold_starts: usize,
 }
 
 impl Scale {
@@ -45,6 +51,8 @@ impl Scale {
                 invocations: 120,
                 cold_starts: 2,
                 large_object_mib: 32,
+                sized_invocations: 20,
+                sized_cold_starts: 1,
             }
         } else {
             Scale {
@@ -52,6 +60,8 @@ impl Scale {
                 invocations: 1_000,
                 cold_starts: 7,
                 large_object_mib: 1_024,
+                sized_invocations: 200,
+                sized_cold_starts: 3,
             }
         }
     }
@@ -94,13 +104,34 @@ pub struct Measured {
     /// Peak resident memory after the 100th and after the last warm invocation (bytes).
     pub peak_rss_after_100: u64,
     pub peak_rss_after_all: u64,
+    /// CPU time (user + system, every thread) of init, per fresh process (ms); empty where the
+    /// machine has no CPU controller the benchmark may use.
+    pub init_cpu_ms: Vec<f64>,
+    /// CPU time of each first invocation, and of each warm one (ms); empty likewise.
+    pub first_invocation_cpu_ms: Vec<f64>,
+    pub warm_cpu_ms: Vec<f64>,
+    /// At a memory size's share of a vCPU: cold starts with init bound to the share too (ms).
+    pub cold_start_bound_ms: Vec<f64>,
+}
+
+/// One function in one language at one memory size's share of a vCPU.
+#[derive(Debug)]
+pub struct SizedRun {
+    pub memory_mb: u32,
+    pub function: String,
+    pub language: Language,
+    pub measured: Measured,
 }
 
 /// The large-object run of the put handler.
 #[derive(Debug)]
 pub struct LargeObject {
     pub language: Language,
+    /// The memory size whose share of a vCPU it ran at; `None`: a whole CPU.
+    pub memory_mb: Option<u32>,
     pub seconds: f64,
+    /// The CPU time of the invocation, where the machine's CPU controller could be used.
+    pub cpu_seconds: Option<f64>,
     pub peak_rss: u64,
 }
 
@@ -109,9 +140,13 @@ pub struct LargeObject {
 pub struct Results {
     pub scale: Scale,
     pub profile: &'static str,
-    /// (function, language, measured)
+    /// (function, language, measured), at a whole CPU.
     pub functions: Vec<(String, Language, Measured)>,
+    /// The same at the memory sizes asked for (`--memory`), in the order asked.
+    pub sized: Vec<SizedRun>,
     pub large_object: Vec<LargeObject>,
+    /// The put handler's `MemorySize` and `Timeout` in the template.
+    pub put_handler_limits: (u32, Duration),
     /// Reading the same object from the emulator into `sha256sum`, in seconds.
     pub large_object_pipe_seconds: f64,
     /// The statistics reconciler over a small and a large objects table.
@@ -123,11 +158,36 @@ pub struct Results {
     pub machine: Vec<(String, String)>,
 }
 
-/// `binaries`: measure the Rust binaries in this folder instead of building them (for comparing
-/// release profiles: build each variant into its own target folder, then point here). `only`:
-/// measure these functions only (comma-separated).
-pub async fn run(quick: bool, binaries: Option<PathBuf>, only: Option<String>) -> Result<()> {
+/// What `cargo xtask bench` was asked for.
+#[derive(Debug, Default)]
+pub struct Options {
+    /// A bounded run against the debug builds, reported under target/bench/.
+    pub quick: bool,
+    /// Measure the Rust binaries in this folder instead of building them (for comparing release
+    /// profiles: build each variant into its own target folder, then point here).
+    pub binaries: Option<PathBuf>,
+    /// Measure these functions only (comma-separated).
+    pub only: Option<String>,
+    /// Also measure every function at each of these memory sizes' share of a vCPU (MB).
+    pub memory: Vec<u32>,
+}
+
+pub async fn run(options: Options) -> Result<()> {
+    let Options {
+        quick,
+        binaries,
+        only,
+        memory,
+    } = options;
     let scale = Scale::new(quick);
+    // Found before anything is built, so a machine without one is told at once. Without
+    // `--memory` the CPU times are measured where the controller is writable, and left out
+    // (said on the page) where it is not.
+    let controller = if memory.is_empty() {
+        cpu_share::Controller::find().ok()
+    } else {
+        Some(cpu_share::Controller::find()?)
+    };
     let root = support::repo_root();
     let plan = template::plan(
         &std::fs::read_to_string(root.join("template.yaml")).map_err(|error| anyhow!("template.yaml: {error}"))?,
@@ -158,8 +218,12 @@ pub async fn run(quick: bool, binaries: Option<PathBuf>, only: Option<String>) -
         }
     };
 
-    println!("\n==> Starting the local AWS emulator and loading the fixtures");
-    let emulator = Emulator::start();
+    println!("\n==> Starting the local AWS emulator, over TLS, and loading the fixtures");
+    let emulator = Emulator::start_for_benchmarks();
+    // Every function's AWS calls go over TLS, as in Lambda: a handshake per new connection,
+    // paid inside the first invocation. Both languages trust its authority through
+    // AWS_CA_BUNDLE, which the Rust functions and boto3 both read.
+    let https = TlsFront::start(emulator.endpoint());
     let aws = emulator.sdk_config();
     let catalog = fixtures::load(&aws, scale).await?;
 
@@ -167,38 +231,104 @@ pub async fn run(quick: bool, binaries: Option<PathBuf>, only: Option<String>) -
         scale,
         profile,
         functions: Vec::new(),
+        sized: Vec::new(),
         large_object: Vec::new(),
+        put_handler_limits: (report::MEMORY_MB, Duration::ZERO),
         large_object_pipe_seconds: 0.0,
         survey: Vec::new(),
         packages: Vec::new(),
         builds: None,
         machine: report::machine(&root, emulator.python()),
     };
-    for function in &functions {
-        for language in [Language::Rust, Language::Python] {
-            println!("\n==> {function} ({})", language.name());
-            let launcher = Launcher {
-                function,
-                language,
-                binaries: &binaries,
-                root: &root,
-                python: emulator.python(),
-                environment: launcher::environment(&emulator, &catalog, function, language),
-                log: work.join("logs").join(format!("{function}-{}.log", language.tag())),
-            };
-            let mut events = fixtures::events(&catalog, function, language)?;
-            let measured = measure::measure(&launcher, scale, &mut *events).await?;
-            report::print_line(function, language, &measured);
-            results.functions.push((function.clone(), language, measured));
+    // A whole CPU first (the page's per-function tables), then each memory size asked for.
+    for memory_mb in std::iter::once(None).chain(memory.iter().copied().map(Some)) {
+        for function in &functions {
+            for language in [Language::Rust, Language::Python] {
+                let size =
+                    memory_mb.map_or_else(|| "a whole CPU".to_owned(), |mb| format!("{mb} MB's share of a vCPU"));
+                println!("\n==> {function} ({}), at {size}", language.name());
+                let mut environment = launcher::environment(&emulator, &https, &catalog, function, language);
+                if let (Some(memory_mb), "s3-put-handler") = (memory_mb, function.as_str()) {
+                    // A fresh objects table per size: the same objects are indexed again, as new
+                    // work, rather than found unchanged in the table the last run filled.
+                    let table = format!("objects-{}-{memory_mb}mb", language.tag());
+                    testkit::create_objects_table(&shared::aws::dynamodb_client(&aws), &table).await;
+                    environment.push(("OBJECTS_TABLE_NAME".to_owned(), table));
+                }
+                let launcher = Launcher {
+                    function,
+                    language,
+                    binaries: &binaries,
+                    root: &root,
+                    python: emulator.python(),
+                    environment,
+                    log: work.join("logs").join(format!("{function}-{}.log", language.tag())),
+                    memory_mb: memory_mb.unwrap_or(report::MEMORY_MB),
+                };
+                let mut events = fixtures::events(&catalog, function, language)?;
+                let Some(memory_mb) = memory_mb else {
+                    let cpu = measure::Cpu::whole(controller.as_ref());
+                    let measured =
+                        measure::measure(&launcher, scale.cold_starts, scale.invocations, cpu, &mut *events).await?;
+                    report::print_line(function, language, &measured);
+                    results.functions.push((function.clone(), language, measured));
+                    continue;
+                };
+                // Init at a whole CPU, then the share (as Lambda's init appears to run), for
+                // everything; then fresh processes with init bound to the share too.
+                let mut cpu = measure::Cpu {
+                    controller: controller.as_ref(),
+                    memory_mb: Some(memory_mb),
+                    bind_init: false,
+                };
+                let mut measured = measure::measure(
+                    &launcher,
+                    scale.sized_cold_starts,
+                    scale.sized_invocations,
+                    cpu,
+                    &mut *events,
+                )
+                .await?;
+                cpu.bind_init = true;
+                let bound = measure::measure(&launcher, scale.sized_cold_starts, 0, cpu, &mut *events).await?;
+                measured.cold_start_bound_ms = bound.cold_start_ms;
+                report::print_line(function, language, &measured);
+                results.sized.push(SizedRun {
+                    memory_mb,
+                    function: function.clone(),
+                    language,
+                    measured,
+                });
+            }
         }
     }
 
     if functions.iter().any(|function| function == "s3-put-handler") {
-        measure::measure_large_object(&mut results, &emulator, &catalog, &binaries, &root, &work).await?;
+        let put_handler = plan
+            .functions
+            .iter()
+            .find(|function| function.binary == "s3-put-handler");
+        let (memory_mb, timeout) = put_handler.map_or((report::MEMORY_MB, Duration::ZERO), |function| {
+            (function.memory_mb, function.timeout)
+        });
+        results.put_handler_limits = (memory_mb, timeout);
+        measure::measure_large_object(
+            &mut results,
+            &emulator,
+            &https,
+            &catalog,
+            &binaries,
+            &root,
+            &work,
+            controller.as_ref(),
+            memory_mb,
+        )
+        .await?;
     }
     if surveyed {
-        survey::measure(&mut results, &emulator, &binaries, &root, &work).await?;
+        survey::measure(&mut results, &emulator, &https, &binaries, &root, &work).await?;
     }
+    drop(https);
     drop(emulator);
 
     println!("\n==> Package sizes");

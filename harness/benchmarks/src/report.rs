@@ -2,9 +2,10 @@
 
 mod chart;
 mod machine;
+mod memory_sizes;
 mod package;
 mod stats;
-mod tables;
+pub(crate) mod tables;
 mod text;
 
 use std::fmt::{self, Write as _};
@@ -25,8 +26,26 @@ pub const MEMORY_MB: u32 = 128;
 type Pair<'a> = (&'a str, &'a Measured, &'a Measured);
 
 pub fn print_line(function: &str, language: Language, measured: &Measured) {
+    let cpu = if measured.warm_cpu_ms.is_empty() {
+        String::new()
+    } else {
+        format!(
+            ", CPU: init {:.1} ms, first {:.2} ms, warm {:.2} ms",
+            median(&measured.init_cpu_ms),
+            median(&measured.first_invocation_cpu_ms),
+            median(&measured.warm_cpu_ms)
+        )
+    };
+    let bound = if measured.cold_start_bound_ms.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({:.1} ms with init at the share)",
+            median(&measured.cold_start_bound_ms)
+        )
+    };
     println!(
-        "    {function} ({}): cold start {:.1} ms, first invocation {:.1} ms, warm p50 {:.2} ms / p99 {:.2} ms, peak RSS {:.1} MiB",
+        "    {function} ({}): cold start {:.1} ms{bound}, first invocation {:.1} ms, warm p50 {:.2} ms / p99 {:.2} ms, peak RSS {:.1} MiB{cpu}",
         language.name(),
         median(&measured.cold_start_ms),
         median(&measured.first_invocation_ms),
@@ -64,6 +83,8 @@ fn markdown_text(results: &Results, pairs: &[Pair], release_profile: Option<&str
     text::method(&mut md, results)?;
     tables::per_function(&mut md, results, pairs)?;
     tables::targets(&mut md, results, pairs)?;
+    let functions: Vec<&str> = pairs.iter().map(|(function, _, _)| *function).collect();
+    memory_sizes::section(&mut md, results, &functions)?;
     tables::large_object(&mut md, results)?;
     tables::survey(&mut md, results)?;
     tables::build_time(&mut md, results.builds)?;
@@ -111,7 +132,7 @@ fn pairs<'a>(results: &'a Results, functions: &[&'a str]) -> Vec<Pair<'a>> {
 mod tests {
     use super::*;
     use crate::survey::SurveyRun;
-    use crate::{LargeObject, Scale};
+    use crate::{LargeObject, Scale, SizedRun};
 
     fn measured(scale: f64) -> Measured {
         Measured {
@@ -121,6 +142,8 @@ mod tests {
             peak_rss_after_init: vec![3_000_000 * scale as u64],
             peak_rss_after_100: 4_000_000 * scale as u64,
             peak_rss_after_all: 4_200_000 * scale as u64,
+            warm_cpu_ms: vec![scale * 0.5],
+            ..Measured::default()
         }
     }
 
@@ -134,11 +157,23 @@ mod tests {
                 ("both".to_owned(), Language::Python, measured(40.0)),
                 ("rust-only".to_owned(), Language::Rust, measured(1.0)),
             ],
+            sized: [Language::Rust, Language::Python]
+                .into_iter()
+                .map(|language| SizedRun {
+                    memory_mb: 128,
+                    function: "both".to_owned(),
+                    language,
+                    measured: measured(if language == Language::Rust { 1.0 } else { 40.0 }),
+                })
+                .collect(),
             large_object: vec![LargeObject {
                 language: Language::Rust,
+                memory_mb: Some(128),
                 seconds: 1.5,
+                cpu_seconds: Some(1.2),
                 peak_rss: 9_000_000,
             }],
+            put_handler_limits: (128, std::time::Duration::from_secs(300)),
             large_object_pipe_seconds: 1.2,
             survey: vec![
                 SurveyRun {
@@ -171,6 +206,7 @@ mod tests {
                 "## How it was measured",
                 "## Per function",
                 "## Targets",
+                "## At Lambda's memory sizes",
                 "## The put handler and a large object",
                 "## The statistics reconciler at two table sizes",
                 "## Build time",

@@ -13,9 +13,10 @@ use testkit::Emulator;
 use tokio::task::JoinSet;
 
 use super::lambda_api::{self, RuntimeApi};
-use super::launcher::Launcher;
+use super::launcher::{self, Launcher};
 use super::{report, Language, Result, Results};
 use anyhow::anyhow;
+use testkit::tls::TlsFront;
 
 /// The function this measures (it has no Python twin, so the per-function tables leave it out).
 pub const FUNCTION: &str = "statistics-reconciler";
@@ -45,6 +46,7 @@ pub fn sizes(quick: bool) -> [usize; 2] {
 pub async fn measure(
     results: &mut Results,
     emulator: &Emulator,
+    https: &TlsFront,
     binaries: &Path,
     root: &Path,
     work: &Path,
@@ -65,7 +67,7 @@ pub async fn measure(
         // folder is repaired and the run does all of its work.
         testkit::create_statistics_table(&dynamodb, &statistics_table).await;
         fill(&dynamodb, &objects_table, objects).await?;
-        let mut environment = emulator.process_env();
+        let mut environment = launcher::over_tls(emulator, https);
         environment.extend([
             ("OBJECTS_TABLE_NAME".to_owned(), objects_table),
             ("STATISTICS_TABLE_NAME".to_owned(), statistics_table),
@@ -80,6 +82,7 @@ pub async fn measure(
             python: emulator.python(),
             environment,
             log: work.join("logs").join(format!("{FUNCTION}-{objects}.log")),
+            memory_mb: report::MEMORY_MB,
         };
         let run = run_once(&launcher, objects).await?;
         println!(

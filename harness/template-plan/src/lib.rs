@@ -103,6 +103,8 @@ pub struct Function {
     pub environment: BTreeMap<String, String>,
     /// `Timeout`, its own or the template's `Globals` (Lambda's default, 3 s, without either).
     pub timeout: std::time::Duration,
+    /// `MemorySize` in MB, its own or the template's `Globals` (Lambda's default, 128, without either).
+    pub memory_mb: u32,
     /// Asynchronous invocations: retries after the first attempt, and the on-failure queue.
     pub async_retries: u32,
     pub async_failure_queue: Option<String>,

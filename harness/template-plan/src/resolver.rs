@@ -241,12 +241,18 @@ impl Resolver<'_> {
             .as_u64()
             .or_else(|| self.template["Globals"]["Function"]["Timeout"].as_u64())
             .unwrap_or(3);
+        let memory_mb = properties["MemorySize"]
+            .as_u64()
+            .or_else(|| self.template["Globals"]["Function"]["MemorySize"].as_u64())
+            .unwrap_or(128);
         Ok(Function {
             logical_id: logical_id.to_owned(),
             binary,
             code_uri,
             environment,
             timeout: std::time::Duration::from_secs(timeout),
+            memory_mb: u32::try_from(memory_mb)
+                .map_err(|error| anyhow!("{logical_id}: MemorySize {memory_mb}: {error}"))?,
             async_retries: invoke["MaximumRetryAttempts"].as_u64().unwrap_or(2) as u32,
             async_failure_queue: self.queue_of(&invoke["DestinationConfig"]["OnFailure"])?,
             stream,

@@ -53,6 +53,10 @@ enum Task {
         /// the cold builds.
         #[arg(long, value_name = "F1,F2")]
         only: Option<String>,
+        /// Also measure at these memory sizes' share of a vCPU, as Lambda gives it (MB,
+        /// comma-separated, 128 to 10240; needs the kernel's CPU controller, so root on most machines).
+        #[arg(long, value_name = "MB,MB", value_delimiter = ',', value_parser = clap::value_parser!(u32).range(128..=10240))]
+        memory: Vec<u32>,
     },
     /// One function's log from the last local run, one readable line per JSON line.
     Logs {
@@ -91,7 +95,20 @@ async fn run(task: Task) -> Result<()> {
             let screenshot = screenshot.unwrap_or_else(|| root.join("target/local/web-page.png"));
             local_run::run(local_run::Mode::Browser { screenshot }).await
         }
-        Task::Bench { quick, binaries, only } => benchmarks::run(quick, binaries, only).await,
+        Task::Bench {
+            quick,
+            binaries,
+            only,
+            memory,
+        } => {
+            benchmarks::run(benchmarks::Options {
+                quick,
+                binaries,
+                only,
+                memory,
+            })
+            .await
+        }
         Task::Logs { function } => local_run::logs::run(&root, &function),
         Task::CopyOut { function, folder } => copy_out::run(&root, &function, &folder),
         Task::Sizes { update } => benchmarks::sizes::run(&root, update),

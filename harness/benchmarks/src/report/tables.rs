@@ -11,8 +11,8 @@ use crate::{Measured, Results};
 /// per GB-second of billed duration, and per million requests. From the AWS Lambda pricing page
 /// (aws.amazon.com/lambda/pricing), the Arm table published when Arm functions launched in
 /// September 2021; this machine has no internet to check today's page, so the report says so.
-const PRICE_PER_GB_SECOND: f64 = 0.000_013_333_4;
-const PRICE_PER_MILLION_REQUESTS: f64 = 0.20;
+pub const PRICE_PER_GB_SECOND: f64 = 0.000_013_333_4;
+pub const PRICE_PER_MILLION_REQUESTS: f64 = 0.20;
 /// The targets the issue set, checked in the report.
 const TARGET_COLD_START_RATIO: f64 = 0.015;
 const TARGET_RSS_RATIO: f64 = 0.12;
@@ -67,6 +67,26 @@ fn comparison_rows(md: &mut String, results: &Results, rust: &Measured, python: 
     for (label, p) in [("warm p50", 50.0), ("warm p99", 99.0)] {
         let (r, py) = (percentile(&rust.warm_ms, p), percentile(&python.warm_ms, p));
         row(label, r, py, format!("{r:.2} ms"), format!("{py:.2} ms"))?;
+    }
+    // CPU time: what the process itself used, which no emulator adds to.
+    if !rust.warm_cpu_ms.is_empty() && !python.warm_cpu_ms.is_empty() {
+        let cpu = [
+            ("CPU time of init, median", &rust.init_cpu_ms, &python.init_cpu_ms),
+            (
+                "CPU time of the first invocation, median",
+                &rust.first_invocation_cpu_ms,
+                &python.first_invocation_cpu_ms,
+            ),
+            (
+                "CPU time per warm invocation, median",
+                &rust.warm_cpu_ms,
+                &python.warm_cpu_ms,
+            ),
+        ];
+        for (label, r, py) in cpu {
+            let (r, py) = (median(r), median(py));
+            row(label, r, py, format!("{r:.2} ms"), format!("{py:.2} ms"))?;
+        }
     }
     let memory = [
         ("peak RSS after init".to_owned(), median_rss(rust), median_rss(python)),
@@ -164,22 +184,45 @@ pub fn large_object(md: &mut String, results: &Results) -> Result {
     let scale = results.scale;
     writeln!(md, "## The put handler and a large object\n")?;
     let object_mib = scale.large_object_mib as f64;
-    writeln!(md, "One {} MiB object of random bytes, indexed by a fresh process of each language (GetObject streamed through SHA-256, then PutItem), beside the same object read from the emulator into `sha256sum` with `curl`:\n", scale.large_object_mib)?;
-    writeln!(md, "| | time | throughput | peak RSS |\n|---|---:|---:|---:|")?;
+    writeln!(md, "One {} MiB object of random bytes, indexed by a fresh process of each language (GetObject streamed over TLS through SHA-256, then PutItem), beside the same object read from the emulator (no TLS) into `sha256sum` with `curl`:\n", scale.large_object_mib)?;
     writeln!(
         md,
-        "| `curl <emulator>/<bucket>/<key> \\| sha256sum` | {:.2} s | {:.0} MiB/s | – |",
+        "| | CPU | time | throughput | CPU time | peak RSS |\n|---|---|---:|---:|---:|---:|"
+    )?;
+    writeln!(
+        md,
+        "| `curl <emulator>/<bucket>/<key> \\| sha256sum` | whole | {:.2} s | {:.0} MiB/s | – | – |",
         results.large_object_pipe_seconds,
         object_mib / results.large_object_pipe_seconds.max(f64::EPSILON)
     )?;
     for run in &results.large_object {
         writeln!(
             md,
-            "| {} put handler | {:.2} s | {:.0} MiB/s | {:.1} MiB |",
+            "| {} put handler | {} | {:.2} s | {:.0} MiB/s | {} | {:.1} MiB |",
             run.language.name(),
+            run.memory_mb
+                .map_or_else(|| "whole".to_owned(), |mb| format!("{mb} MB's share")),
             run.seconds,
             object_mib / run.seconds.max(f64::EPSILON),
+            run.cpu_seconds
+                .map_or_else(|| "–".to_owned(), |cpu| format!("{cpu:.2} s")),
             mib(run.peak_rss)
+        )?;
+    }
+    let (memory_mb, timeout) = results.put_handler_limits;
+    let gib_seconds = |run: &crate::LargeObject| run.seconds * 1024.0 / object_mib;
+    for run in results
+        .large_object
+        .iter()
+        .filter(|run| run.memory_mb == Some(memory_mb))
+    {
+        let projected = gib_seconds(run);
+        writeln!(
+            md,
+            "\n{} at {memory_mb} MB's share, scaled to 1 GiB: {projected:.0} s against the template's `Timeout` of {} s: {}.",
+            run.language.name(),
+            timeout.as_secs(),
+            if projected < timeout.as_secs_f64() { "within it" } else { "**over it**" }
         )?;
     }
     writeln!(md)
@@ -242,8 +285,13 @@ pub fn build_time(md: &mut String, builds: Option<(f64, f64)>) -> Result {
 
 /// The cost of one million invocations lasting `ms` each (billed per started millisecond).
 fn cost_per_million(ms: f64) -> f64 {
+    cost_per_million_at(ms, MEMORY_MB)
+}
+
+/// A million invocations of `ms` each at `memory_mb`: billed per started millisecond.
+pub fn cost_per_million_at(ms: f64, memory_mb: u32) -> f64 {
     let billed_seconds = ms.ceil() / 1000.0;
-    let gigabytes = f64::from(MEMORY_MB) / 1024.0;
+    let gigabytes = f64::from(memory_mb) / 1024.0;
     1_000_000.0 * billed_seconds * gigabytes * PRICE_PER_GB_SECOND + PRICE_PER_MILLION_REQUESTS
 }
 

@@ -76,9 +76,15 @@ pub fn method(md: &mut String, results: &Results) -> Result {
          answer. Rust runs the function's binary (`{}` profile, built with `cargo build -p <function>`); \
          Python runs the equivalent handler under `awslambdaric`, the runtime client of Lambda's \
          Python images. Both get only a Lambda-like environment and {MEMORY_MB} MB as \
-         `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, and call the same local AWS emulator (moto) over HTTP on \
-         loopback, so an invocation's time includes the emulator's, which is the same for both. \
-         Each language writes to tables of its own, so both do the same work.\n",
+         `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, and call the same local AWS emulator (moto) on loopback over \
+         TLS, as every AWS call in Lambda is: a TLS endpoint in front of the emulator, with an authority \
+         made for the run that both trust through `AWS_CA_BUNDLE`. An invocation's time includes the \
+         emulator's, which is the same for both; its CPU time does not. Each language writes to \
+         tables of its own, so both do the same work. The emulator's Python never collects garbage \
+         during the run: its full collections, longer as its stores grow (up to 400 ms), fell on \
+         whichever language was measured first and made the stream consumer's p99 (161 ms on the \
+         last page) a fact about the emulator. The per-function tables are at a whole CPU; \
+         the section on Lambda's memory sizes has the same at each size's share of one.\n",
         results.profile
     )?;
     writeln!(
@@ -95,6 +101,13 @@ pub fn method(md: &mut String, results: &Results) -> Result {
         md,
         "- Warm: {} more invocations of one process, each timed from handing out the event to the answer.",
         scale.invocations
+    )?;
+    writeln!(
+        md,
+        "- CPU time: user + system time of every thread of the process, from the kernel's CPU controller \
+         (a control group per process, its counter in nanoseconds), read before and after each invocation: \
+         the number that does not depend on the emulator. Left out where the machine has no controller \
+         the benchmark may write to."
     )?;
     writeln!(
         md,
@@ -127,6 +140,6 @@ pub fn reproduce(md: &mut String) -> Result {
     writeln!(md, "\n## Reproduce\n")?;
     writeln!(
         md,
-        "```bash\n./scripts/setup.sh          # the pinned tools, awslambdaric included\nsource scripts/env.sh       # puts them (sam, cargo-lambda) on PATH\nsam build                   # optional: adds the arm64 package sizes\ncargo xtask bench           # about 25 minutes on 2 cores (two cold builds included); rewrites this page\ncargo xtask bench --quick   # a minute or two: the harness end to end, report in target/bench/\n```"
+        "```bash\n./scripts/setup.sh          # the pinned tools, awslambdaric included\nsource scripts/env.sh       # puts them (sam, cargo-lambda) on PATH\nsam build                   # optional: adds the arm64 package sizes\nsudo -E env PATH=\"$PATH\" cargo xtask bench --memory 128,512,1024,1769\n                            # rewrites this page; the CPU controller needs root\ncargo xtask bench --quick   # a few minutes: the harness end to end, report in target/bench/\n```"
     )
 }
