@@ -79,7 +79,7 @@ pub fn write(results: &Results, markdown: &Path, chart: &Path) -> Result<()> {
 fn markdown_text(results: &Results, pairs: &[Pair], release_profile: Option<&str>) -> Result<String, fmt::Error> {
     let mut md = String::new();
     text::title(&mut md, results.scale)?;
-    text::headline(&mut md, results.scale, pairs)?;
+    text::headline(&mut md, results, pairs)?;
     text::method(&mut md, results)?;
     tables::per_function(&mut md, results, pairs)?;
     tables::targets(&mut md, results, pairs)?;

@@ -5,7 +5,7 @@ use std::fmt::{Result, Write as _};
 
 use super::stats::{median, mib, percentile, sorted};
 use super::{Pair, MEMORY_MB};
-use crate::{Measured, Results, Scale};
+use crate::{Language, Measured, Results, Scale};
 
 pub fn title(md: &mut String, scale: Scale) -> Result {
     writeln!(
@@ -26,7 +26,8 @@ pub fn title(md: &mut String, scale: Scale) -> Result {
 }
 
 /// The range of Rust ÷ Python over the functions, so one number per metric sums up the page.
-pub fn headline(md: &mut String, scale: Scale, pairs: &[Pair]) -> Result {
+pub fn headline(md: &mut String, results: &Results, pairs: &[Pair]) -> Result {
+    let scale = results.scale;
     let ratios = |value: &dyn Fn(&Measured) -> f64| -> Vec<f64> {
         pairs
             .iter()
@@ -59,7 +60,38 @@ pub fn headline(md: &mut String, scale: Scale, pairs: &[Pair]) -> Result {
         scale.invocations,
         range(&rss_ratios)
     )?;
-    writeln!(md, "- warm invocation, median: {}\n", range(&warm_ratios))?;
+    writeln!(md, "- warm invocation, median: {}", range(&warm_ratios))?;
+    let cpu_ratios = ratios(&|measured| median(&measured.warm_cpu_ms));
+    if cpu_ratios.iter().all(|ratio| ratio.is_finite()) && !cpu_ratios.is_empty() {
+        writeln!(md, "- CPU time per warm invocation, median: {}", range(&cpu_ratios))?;
+    }
+    // At 128 MB's share of a vCPU, what Lambda bills at the template's size.
+    let at_128: Vec<(&Measured, &Measured)> = pairs
+        .iter()
+        .filter_map(|(function, _, _)| {
+            let find = |language| {
+                results
+                    .sized
+                    .iter()
+                    .find(|run| run.memory_mb == 128 && run.function == *function && run.language == language)
+                    .map(|run| &run.measured)
+            };
+            Some((find(Language::Rust)?, find(Language::Python)?))
+        })
+        .collect();
+    if !at_128.is_empty() {
+        let ratios_128 = |value: &dyn Fn(&Measured) -> f64| -> Vec<f64> {
+            at_128.iter().map(|(rust, python)| value(rust) / value(python)).collect()
+        };
+        writeln!(
+            md,
+            "- at 128 MB's share of a vCPU, as Lambda runs the template's functions: warm median {}, \
+             first invocation (its TLS handshakes included) {}",
+            range(&ratios_128(&|measured| percentile(&measured.warm_ms, 50.0))),
+            range(&ratios_128(&|measured| median(&measured.first_invocation_ms)))
+        )?;
+    }
+    writeln!(md)?;
     writeln!(
         md,
         "![Cold start and peak memory, Rust beside Python](benchmarks.svg)\n"
