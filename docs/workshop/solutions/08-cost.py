@@ -8,7 +8,7 @@ price_per_gb_second = {"arm64": 0.0000133334, "x86_64": 0.0000166667}
 price_per_request = 0.20 / 1_000_000
 cold_start_share = 0.01   # 1 invocation in 100 starts a new sandbox
 # s3-put-handler, from docs/benchmarks.md: warm median, cold start (init) and first invocation
-functions = {"Rust": (9.12, 7.6, 10.3), "Python": (14.50, 396.4, 19.5)}
+functions = {"Rust": (16.94, 5.9, 19.8), "Python": (109.74, 413.8, 139.0)}
 for language, (warm_ms, init_ms, first_ms) in functions.items():
     warm = requests_per_month * (1 - cold_start_share) * math.ceil(warm_ms)
     cold = requests_per_month * cold_start_share * math.ceil(init_ms + first_ms)

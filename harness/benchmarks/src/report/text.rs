@@ -81,7 +81,10 @@ pub fn headline(md: &mut String, results: &Results, pairs: &[Pair]) -> Result {
         .collect();
     if !at_128.is_empty() {
         let ratios_128 = |value: &dyn Fn(&Measured) -> f64| -> Vec<f64> {
-            at_128.iter().map(|(rust, python)| value(rust) / value(python)).collect()
+            at_128
+                .iter()
+                .map(|(rust, python)| value(rust) / value(python))
+                .collect()
         };
         writeln!(
             md,
