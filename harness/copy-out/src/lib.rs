@@ -138,6 +138,10 @@ fn copy_shared(root: &Path, destination: &Path, workspace: &Workspace, sources: 
     for (name, text) in &module_sources {
         if needed.contains(name) {
             write(&destination.join(format!("shared/src/{name}.rs")), text)?;
+            // What it compiles in goes with it: `aws`'s root certificates.
+            for file in modules::included_files(text) {
+                copy_file(&shared_src.join(&file), &destination.join("shared/src").join(&file))?;
+            }
         }
     }
     let dropped: Vec<&str> = module_sources

@@ -27,6 +27,21 @@ pub fn needed(sources: &[String], modules: &[(String, String)]) -> BTreeSet<Stri
     }
 }
 
+/// The files a module's source compiles in (`include_str!("file")`, `include_bytes!("file")`),
+/// relative to its folder: they go into the copy beside it.
+pub fn included_files(source: &str) -> Vec<String> {
+    ["include_str!(\"", "include_bytes!(\""]
+        .iter()
+        .flat_map(|opening| {
+            source
+                .match_indices(opening)
+                .map(move |(position, _)| position + opening.len())
+        })
+        .filter_map(|start| source[start..].split('"').next())
+        .map(str::to_owned)
+        .collect()
+}
+
 /// The modules of `library` that `source` names: `library::module::...` and
 /// `library::{module, other::Item}`.
 fn modules_used(source: &str, library: &str) -> BTreeSet<String> {
@@ -93,6 +108,12 @@ mod tests {
         let source = "use shared::logging;\nuse shared::{aws::load_config, error::Error};\nlet x = myshared::catalog::X;\nshared::metrics::Metrics::new();";
         let found: Vec<String> = modules_used(source, "shared").into_iter().collect();
         assert_eq!(found, ["aws", "error", "logging", "metrics"]);
+    }
+
+    #[test]
+    fn the_files_a_module_compiles_in_are_found() {
+        let source = "const A: &str = include_str!(\"roots.pem\");\nconst B: &[u8] = include_bytes!(\"data/b.bin\");\nlet c = \"include_str\";";
+        assert_eq!(included_files(source), ["roots.pem", "data/b.bin"]);
     }
 
     #[test]

@@ -67,7 +67,9 @@ pub fn section(md: &mut String, results: &Results, functions: &[&str]) -> Result
         "Lambda gives a function CPU in proportion to its memory: one vCPU at 1,769 MB, and at 128 MB about a fourteenth of one. \
          Here each process, Rust and Python alike, gets its own control group of the kernel's CPU controller with a quota of \
          `memory / 1769` of each 100 ms period ({} µs at 128 MB): once it has used that much CPU in a period, it waits for the next, \
-         as a throttled sandbox does. Its CPU time (user + system, every thread) is the group's own counter, in nanoseconds.\n",
+         as a throttled sandbox does. Its CPU time (user + system, every thread) is the group's own counter, in nanoseconds. \
+         Warm invocations come back to back, as a busy function gets them, so at a small size a warm invocation takes about \
+         its CPU time divided by its share of a vCPU: there the CPU time, not the emulator, sets the duration Lambda bills.\n",
         quota_micros(128)
     )?;
     writeln!(
